@@ -1,0 +1,60 @@
+package sms
+
+import (
+	"fmt"
+	"strings"
+)
+
+// A Normalizer turns a number as a user wrote it into the form the Client
+// sends and deduplicates by, or returns an error saying what is wrong with it.
+// It must be safe for concurrent use. Plug one in with WithNormalizer.
+type Normalizer func(number string) (string, error)
+
+// Number limits of the default normalizer, after separators are removed.
+const (
+	MinDigits = 7
+	MaxDigits = 15
+)
+
+// NormalizeNumber is the default Normalizer. It is deliberately light and
+// guesses no country:
+//
+//   - spaces, dashes, dots and parentheses are dropped;
+//   - one leading '+' is kept;
+//   - what remains must be 7 to 15 digits (E.164 allows at most 15);
+//   - anything else (letters, a '+' inside the number, other symbols) is an
+//     error.
+//
+// National forms pass as given: "8 (800) 555-35-35" becomes "88005553535",
+// "+1 (555) 010-0000" becomes "+15550100000".
+//
+// The error wraps ErrInvalidNumber and says what is wrong.
+func NormalizeNumber(number string) (string, error) {
+	var b strings.Builder
+	b.Grow(len(number))
+	digits := 0
+	for i, r := range number {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+			digits++
+		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+		case r == '+':
+			if digits > 0 || b.Len() > 0 {
+				return "", fmt.Errorf("%w: '+' must come first", ErrInvalidNumber)
+			}
+			b.WriteByte('+')
+		default:
+			return "", fmt.Errorf("%w: unexpected character %q at byte %d", ErrInvalidNumber, r, i)
+		}
+	}
+	switch {
+	case digits == 0:
+		return "", fmt.Errorf("%w: no digits", ErrInvalidNumber)
+	case digits < MinDigits:
+		return "", fmt.Errorf("%w: %d digits, at least %d needed", ErrInvalidNumber, digits, MinDigits)
+	case digits > MaxDigits:
+		return "", fmt.Errorf("%w: %d digits, at most %d allowed", ErrInvalidNumber, digits, MaxDigits)
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,253 @@
+package sms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Message is one text for one recipient.
+type Message struct {
+	// To is the recipient's number. The Client normalizes it before a
+	// Provider sees it (see WithNormalizer).
+	To string
+	// Text is the message body, as UTF-8. It must not be empty.
+	Text string
+	// From is the sender (a number or an alphanumeric sender ID). Empty
+	// means the gateway's default.
+	From string
+	// ID is an optional caller-chosen key. A Provider that deduplicates by
+	// it (see IdempotentProvider) makes a retry after an ambiguous outcome
+	// safe. Empty means none.
+	ID string
+}
+
+// Receipt describes one attempt as the gateway answered it.
+//
+// On success it carries the gateway's message ID when there is one. A
+// Provider may fill the descriptive fields (StatusCode, URL) on failure too,
+// so that callers can see what the gateway said.
+type Receipt struct {
+	// MessageID is the gateway's ID for the accepted message; empty when the
+	// gateway gives none.
+	MessageID string
+	// Provider names the vendor that handled the attempt, when a Provider
+	// knows it (failover and routing set it). Empty otherwise.
+	Provider string
+	// StatusCode is the gateway's own status for the attempt, such as the
+	// HTTP status of an HTTP gateway; 0 when there is none.
+	StatusCode int
+	// URL is the request URL with every secret redacted, for HTTP gateways;
+	// empty otherwise.
+	URL string
+}
+
+// Provider hands messages to one SMS gateway. The Client adds validation,
+// retries, rate limiting and mailing on top; a Provider does none of these.
+//
+// The contract:
+//
+//   - One call to Send is one attempt to hand one message to the gateway.
+//     Send must not retry anything that may have reached the gateway. It may
+//     repeat, within the same call, only steps that provably did not reach it
+//     (a failed dial, DNS lookup or TLS handshake); "The Client takes care of
+//     retry logic".
+//   - Send honours ctx: when ctx is done it returns promptly, with an error
+//     that matches ctx.Err() under errors.Is.
+//   - A failure is returned as an *Error whose Kind tells whether the message
+//     may have been accepted (KindAmbiguous), was provably not accepted and
+//     may be retried (KindTemporary, KindThrottled), can never be accepted
+//     (KindRejected), or no message can be (KindFatal). An error that is not
+//     an *Error counts as KindAmbiguous, since it may have been sent.
+//   - Send is safe for concurrent use by multiple goroutines.
+//   - Send does not retain msg, and no error, log line or Receipt it produces
+//     contains a credential.
+type Provider interface {
+	Send(ctx context.Context, msg Message) (Receipt, error)
+}
+
+// IdempotentProvider is implemented by Providers whose gateway deduplicates
+// messages by Message.ID. When Idempotent reports true, the Client retries a
+// message with a non-empty ID after an ambiguous outcome, since the gateway
+// will not deliver it twice.
+type IdempotentProvider interface {
+	Provider
+	Idempotent() bool
+}
+
+// Kind classifies why a message was not sent. Callers act on the kind, never
+// on an error's text.
+type Kind int
+
+// The kinds of failure. The zero Kind is KindAmbiguous: when nothing is known,
+// the message may have been sent.
+const (
+	// KindAmbiguous: the message may have been accepted (a timeout after
+	// the request was written, a reset before the answer, an unclassified
+	// error). Not retried unless the provider is idempotent and the message
+	// has an ID, or RetryPolicy.RetryAmbiguous is set.
+	KindAmbiguous Kind = iota
+	// KindRejected: permanently refused for this message (bad number, not
+	// routable, too long). Never retried.
+	KindRejected
+	// KindTemporary: provably not accepted (connection refused, DNS
+	// failure, "queue full"). Retried.
+	KindTemporary
+	// KindThrottled: not accepted because of rate. Retried after the whole
+	// Client slows down; Error.RetryAfter holds the gateway's hint.
+	KindThrottled
+	// KindFatal: no message can succeed (wrong credentials, no balance). Never
+	// retried, and a mailing stops at the first one.
+	KindFatal
+	// KindInvalid: refused by the Client before any provider saw it (empty
+	// text, invalid number, too many parts). Never retried.
+	KindInvalid
+)
+
+var kindNames = [...]string{
+	KindAmbiguous: "ambiguous",
+	KindRejected:  "rejected",
+	KindTemporary: "temporary",
+	KindThrottled: "throttled",
+	KindFatal:     "fatal",
+	KindInvalid:   "invalid",
+}
+
+// String returns the kind's lower-case name, such as "throttled".
+func (k Kind) String() string {
+	if k >= 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Retryable reports whether a message that failed with this kind was provably
+// not accepted and may be sent again: KindTemporary and KindThrottled.
+func (k Kind) Retryable() bool { return k == KindTemporary || k == KindThrottled }
+
+// Sentinel errors, one per Kind, for errors.Is. Every *Error matches the
+// sentinel of its Kind.
+var (
+	ErrAmbiguous = errors.New("sms: outcome ambiguous, the message may have been sent")
+	ErrRejected  = errors.New("sms: message rejected")
+	ErrTemporary = errors.New("sms: temporary failure, message not sent")
+	ErrThrottled = errors.New("sms: throttled, message not sent")
+	ErrFatal     = errors.New("sms: fatal failure, no message can be sent")
+	ErrInvalid   = errors.New("sms: invalid message")
+)
+
+// Causes of KindInvalid, wrapped in the *Error's Err.
+var (
+	ErrEmptyText     = errors.New("empty text")
+	ErrInvalidNumber = errors.New("invalid number")
+	ErrTooManyParts  = errors.New("too many parts")
+)
+
+// Errors about a whole call rather than one message's outcome.
+var (
+	// ErrClosed is returned by calls on a Client after Close.
+	ErrClosed = errors.New("sms: client closed")
+	// ErrDuplicate is the error of a mailing entry skipped because its
+	// number, after normalization, appeared earlier in the same mailing.
+	ErrDuplicate = errors.New("sms: duplicate number in mailing, sent once")
+	// ErrNotAttempted wraps the cause (a context error, ErrClosed, or the
+	// fatal *Error that stopped a mailing) of an entry that was never
+	// handed to the provider.
+	ErrNotAttempted = errors.New("sms: not attempted")
+)
+
+var kindSentinels = [...]error{
+	KindAmbiguous: ErrAmbiguous,
+	KindRejected:  ErrRejected,
+	KindTemporary: ErrTemporary,
+	KindThrottled: ErrThrottled,
+	KindFatal:     ErrFatal,
+	KindInvalid:   ErrInvalid,
+}
+
+// Error is a classified failure. Providers return it from Send; the Client
+// returns it in Result.Err with Attempts filled in. It always unwraps to its
+// cause, and matches the sentinel of its Kind under errors.Is.
+type Error struct {
+	// Kind says what the failure means for the message.
+	Kind Kind
+	// Code is the gateway's own code for the failure (an HTTP status, a
+	// vendor status code), empty when there is none.
+	Code string
+	// RetryAfter is the gateway's hint for when to try again; 0 when none.
+	RetryAfter time.Duration
+	// Attempts is how many times the Client handed the message to the
+	// provider; 0 in errors that come straight from a Provider.
+	Attempts int
+	// Err is the underlying cause; may be nil. It never contains secrets.
+	Err error
+}
+
+// NewError returns an *Error of the given kind wrapping err.
+func NewError(kind Kind, err error) *Error { return &Error{Kind: kind, Err: err} }
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("sms: ")
+	b.WriteString(e.Kind.String())
+	var details []string
+	if e.Code != "" {
+		details = append(details, "code "+e.Code)
+	}
+	if e.RetryAfter > 0 {
+		details = append(details, "retry after "+e.RetryAfter.String())
+	}
+	if e.Attempts > 0 {
+		details = append(details, fmt.Sprintf("%d attempt(s)", e.Attempts))
+	}
+	if len(details) > 0 {
+		b.WriteString(" (" + strings.Join(details, ", ") + ")")
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is the sentinel of e's Kind (ErrRejected for
+// KindRejected, and so on).
+func (e *Error) Is(target error) bool {
+	return e.Kind >= 0 && int(e.Kind) < len(kindSentinels) && target == kindSentinels[e.Kind]
+}
+
+// KindOf returns the Kind of err: the Kind of the first *Error in its chain,
+// or KindAmbiguous for any other non-nil error, since an unclassified failure
+// may have sent the message. For a nil err it returns KindAmbiguous and false.
+func KindOf(err error) (Kind, bool) {
+	if err == nil {
+		return KindAmbiguous, false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind, true
+	}
+	return KindAmbiguous, true
+}
+
+// classify turns whatever a Provider returned into an *Error the Client owns.
+// The result is a copy, so the Client can set Attempts without touching the
+// provider's value.
+func classify(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		c := *e
+		return &c
+	}
+	return &Error{Kind: KindAmbiguous, Err: err}
+}
+
+// contextErr reports whether err is (or wraps) a context error.
+func contextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,94 @@
+package sms
+
+import (
+	"fmt"
+	"time"
+)
+
+// RetryPolicy bounds the Client's retries of one message. Zero fields mean the
+// values of DefaultRetryPolicy.
+type RetryPolicy struct {
+	// MaxAttempts is the most times one message is handed to the provider,
+	// the first attempt included. 1 disables retries.
+	MaxAttempts int
+	// BaseDelay is the backoff before the first retry; it doubles with each
+	// further retry, up to MaxDelay. The wait is drawn at random from the
+	// upper half of that value (jitter), so workers do not retry in step.
+	BaseDelay time.Duration
+	// MaxDelay caps the backoff.
+	MaxDelay time.Duration
+	// MaxRetryAfter caps how long a gateway's Retry-After hint is honoured.
+	MaxRetryAfter time.Duration
+	// RetryAmbiguous retries messages whose outcome was ambiguous, which can
+	// deliver them twice. Without it they are retried only when the provider
+	// is an IdempotentProvider and the message has an ID.
+	RetryAmbiguous bool
+}
+
+// DefaultRetryPolicy is the policy of a Client built without WithRetry.
+var DefaultRetryPolicy = RetryPolicy{
+	MaxAttempts:   3,
+	BaseDelay:     500 * time.Millisecond,
+	MaxDelay:      30 * time.Second,
+	MaxRetryAfter: time.Minute,
+}
+
+func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
+	d := DefaultRetryPolicy
+	if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxRetryAfter < 0 {
+		return p, fmt.Errorf("sms: RetryPolicy: negative field in %+v", p)
+	}
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = d.MaxAttempts
+	}
+	if p.BaseDelay == 0 {
+		p.BaseDelay = d.BaseDelay
+	}
+	if p.MaxDelay == 0 {
+		p.MaxDelay = max(d.MaxDelay, p.BaseDelay)
+	}
+	if p.MaxRetryAfter == 0 {
+		p.MaxRetryAfter = d.MaxRetryAfter
+	}
+	if p.MaxDelay < p.BaseDelay {
+		return p, fmt.Errorf("sms: RetryPolicy: MaxDelay %v below BaseDelay %v", p.MaxDelay, p.BaseDelay)
+	}
+	return p, nil
+}
+
+// backoff returns the wait before retry number n (1 for the first retry):
+// BaseDelay doubled n-1 times, capped at MaxDelay, then drawn from the upper
+// half of that value with rand (which returns a value in [0, limit)).
+func (p RetryPolicy) backoff(n int, rand func(limit int64) int64) time.Duration {
+	d := p.BaseDelay
+	for i := 1; i < n && d < p.MaxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, p.MaxDelay)
+	half := d / 2
+	if half <= 0 {
+		return d
+	}
+	return half + time.Duration(rand(int64(d-half)+1))
+}
+
+// delay returns the wait before retry number n after an error: the gateway's
+// Retry-After (capped) when it gave one, else the backoff.
+func (p RetryPolicy) delay(n int, e *Error, rand func(int64) int64) time.Duration {
+	if e.RetryAfter > 0 {
+		return min(e.RetryAfter, p.MaxRetryAfter)
+	}
+	return p.backoff(n, rand)
+}
+
+// retryable reports whether a message that failed with e may be sent again.
+func (c *Client) retryable(e *Error, msg Message) bool {
+	switch {
+	case e.Kind.Retryable():
+		return true
+	case e.Kind == KindAmbiguous:
+		return c.retry.RetryAmbiguous || (c.idempotent && msg.ID != "")
+	default:
+		return false
+	}
+}
