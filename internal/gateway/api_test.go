@@ -1,0 +1,291 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smsgateway/sms"
+)
+
+// TestOriginalRequests sends the original service's requests as its README
+// shows them and checks the answers' shape.
+func TestOriginalRequests(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			ts := startService(t, backend, testConfig(nil)) // the default "log" provider
+
+			var a answer
+			code := ts.do(t, "POST", "/sending?address=log&phone_number=88005553535&message=Hello", "", &a)
+			require.Equal(t, http.StatusOK, code)
+			assert.Equal(t, statusSuccess, a.TaskStatus)
+			assert.Len(t, a.TaskID, 36)
+			r := a.single(t)
+			assert.Equal(t, json.Number("200"), r["status"])
+			assert.Equal(t, json.Number("88005553535"), r["number"])
+			assert.Contains(t, r, "URL")
+			assert.Equal(t, StateSent, r["state"])
+			assert.NotEmpty(t, r["message_id"])
+			assert.Nil(t, a.Progress, "no progress for a single sending")
+
+			a = answer{}
+			code = ts.do(t, "POST", "/mailing?address=log&message=Welcome!", "[88005553535, 85539317914264]", &a)
+			require.Equal(t, http.StatusOK, code)
+			assert.Equal(t, statusSuccess, a.TaskStatus)
+			list := a.list(t)
+			require.Len(t, list, 2)
+			assert.Equal(t, json.Number("88005553535"), list[0]["number"])
+			assert.Equal(t, json.Number("85539317914264"), list[1]["number"])
+			for _, e := range list {
+				assert.Equal(t, json.Number("200"), e["status"])
+				assert.Equal(t, StateSent, e["state"])
+			}
+			require.NotNil(t, a.Progress)
+			assert.Equal(t, progress{Done: 2, Total: 2, Counts: map[string]int{StateSent: 2}}, *a.Progress)
+
+			// The same task through GET /tasks.
+			var again answer
+			require.Equal(t, http.StatusOK, ts.do(t, "GET", "/tasks/"+a.TaskID, "", &again))
+			assert.Equal(t, a.TaskStatus, again.TaskStatus)
+			assert.JSONEq(t, string(a.TaskResult), string(again.TaskResult))
+		})
+	}
+}
+
+func TestJSONBodies(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			ts := startService(t, backend, testConfig(nil))
+			var a answer
+			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending", `{"address":"log","phone_number":"+7 (916) 123-45-67","message":"Привет"}`, &a))
+			assert.Equal(t, statusSuccess, a.TaskStatus)
+			r := a.single(t)
+			assert.Equal(t, json.Number("79161234567"), r["number"])
+			assert.Equal(t, json.Number("1"), r["parts"])
+
+			a = answer{}
+			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing", `{"address":"log","message":"Hi","phone_numbers":[88005553535,"85539317914",88005553535]}`, &a))
+			assert.Equal(t, statusSuccess, a.TaskStatus)
+			list := a.list(t)
+			require.Len(t, list, 3)
+			assert.Equal(t, StateSent, list[0]["state"])
+			assert.Equal(t, StateSent, list[1]["state"])
+			assert.Equal(t, StateSkipped, list[2]["state"], "a repeated number is sent once")
+			assert.Equal(t, map[string]int{StateSent: 2, StateSkipped: 1}, a.Progress.Counts)
+		})
+	}
+}
+
+func TestFailureIsAnAnswer(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			p := &scriptProvider{fail: map[string]sms.Kind{"88005553535": sms.KindRejected, "88005553536": sms.KindFatal}}
+			name := "vendor-" + backend
+			pc := registerTestProvider(t, name, p)
+			pc.Concurrency = 1 // so that the fatal outcome comes before the other sends
+			ts := startService(t, backend, testConfig(map[string]ProviderConfig{name: pc}))
+
+			var a answer
+			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address="+name+"&phone_number=88005553535&message=x", "", &a))
+			assert.Equal(t, statusFailure, a.TaskStatus)
+			r := a.single(t)
+			assert.Equal(t, json.Number("400"), r["status"])
+			assert.Equal(t, "rejected", r["kind"])
+			assert.Equal(t, StateFailed, r["state"])
+			assert.Contains(t, r["URL"], "https://gateway.test/send")
+			assert.Equal(t, 1, p.callsTo("88005553535"), "a rejected message is not retried")
+
+			// A fatal outcome stops the mailing: later numbers are not attempted.
+			a = answer{}
+			body := `{"phone_numbers":[88005553536,79990000001,79990000002,79990000003],"message":"x","address":"` + name + `"}`
+			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing", body, &a))
+			a = ts.awaitTask(t, a.TaskID)
+			assert.Equal(t, statusFailure, a.TaskStatus)
+			list := a.list(t)
+			assert.Equal(t, "fatal", list[0]["kind"])
+			assert.Equal(t, len(list), a.Progress.Done)
+			assert.Equal(t, map[string]int{StateFailed: 1, StateNotAttempted: 3}, a.Progress.Counts)
+			assert.Zero(t, p.callsTo("79990000001"))
+		})
+	}
+}
+
+func TestTemporaryFailureRetriesTheTask(t *testing.T) {
+	p := &scriptProvider{fail: map[string]sms.Kind{"88005553535": sms.KindTemporary}}
+	cfg := testConfig(map[string]ProviderConfig{"flaky": registerTestProvider(t, "flaky", p)})
+	cfg.TaskAttempts = 2
+	ts := startService(t, "sqlite", cfg)
+	var a answer
+	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address=flaky&message=x&wait=0", "[88005553535, 88005553599]", &a))
+	id := a.TaskID
+	require.Eventually(t, func() bool {
+		a = answer{}
+		ts.do(t, "GET", "/tasks/"+id, "", &a)
+		return a.TaskStatus == statusRetry
+	}, 10*time.Second, 20*time.Millisecond, "the task waits for its next attempt")
+	assert.Equal(t, map[string]int{StateSent: 1, StateRetry: 1}, a.Progress.Counts)
+
+	a = ts.awaitTask(t, id)
+	assert.Equal(t, statusSuccess, a.TaskStatus, "one of two was sent")
+	list := a.list(t)
+	assert.Equal(t, StateFailed, list[0]["state"])
+	assert.Equal(t, "temporary", list[0]["kind"])
+	assert.Equal(t, json.Number("6"), list[0]["attempts"], "3 attempts on each of 2 runs")
+	assert.Equal(t, 6, p.callsTo("88005553535"))
+	assert.Equal(t, 1, p.callsTo("88005553599"), "the task's retry does not resend what was sent")
+}
+
+func TestWaitAndDelay(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			p := &scriptProvider{delay: 300 * time.Millisecond}
+			name := "slow-" + backend
+			ts := startService(t, backend, testConfig(map[string]ProviderConfig{name: registerTestProvider(t, name, p)}))
+
+			t.Run("wait=0 answers PENDING at once", func(t *testing.T) {
+				var a answer
+				require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address="+name+"&phone_number=88005553535&message=x&wait=0", "", &a))
+				assert.Equal(t, statusPending, a.TaskStatus)
+				assert.Equal(t, "null", string(a.TaskResult))
+				a = ts.awaitTask(t, a.TaskID)
+				assert.Equal(t, statusSuccess, a.TaskStatus)
+			})
+			t.Run("a short wait ends before the send", func(t *testing.T) {
+				var a answer
+				require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address="+name+"&phone_number=88005553535&message=x&wait=50ms", "", &a))
+				assert.Contains(t, []string{statusPending, statusStarted}, a.TaskStatus)
+				assert.Equal(t, statusSuccess, ts.awaitTask(t, a.TaskID).TaskStatus)
+			})
+			t.Run("a long wait gets the result", func(t *testing.T) {
+				var a answer
+				require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address="+name+"&phone_number=88005553535&message=x&wait=10", "", &a))
+				assert.Equal(t, statusSuccess, a.TaskStatus)
+			})
+			for _, tc := range []struct {
+				name  string
+				param func() string
+			}{
+				{"delay", func() string { return "delay=1500ms" }},
+				{"send_at", func() string {
+					return "send_at=" + url.QueryEscape(time.Now().Add(1500*time.Millisecond).UTC().Format(time.RFC3339Nano))
+				}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					before := p.callsTo("79990001111")
+					var a answer
+					require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address="+name+"&phone_number=79990001111&message=later&wait=500ms&"+tc.param(), "", &a))
+					assert.Equal(t, statusPending, a.TaskStatus, "not sent before its time")
+					assert.Equal(t, before, p.callsTo("79990001111"))
+					a = ts.awaitTask(t, a.TaskID)
+					assert.Equal(t, statusSuccess, a.TaskStatus)
+					assert.Equal(t, before+1, p.callsTo("79990001111"))
+				})
+			}
+		})
+	}
+}
+
+func TestTaskNotFound(t *testing.T) {
+	ts := startService(t, "sqlite", testConfig(nil))
+	for _, id := range []string{"6e2bcbdf-823b-43ad-b099-30e40d8a7f00", "nope", "1"} {
+		var e apiError
+		require.Equal(t, http.StatusNotFound, ts.do(t, "GET", "/tasks/"+id, "", &e), id)
+		assert.NotEmpty(t, e.Message)
+	}
+	var e apiError
+	assert.Equal(t, http.StatusNotFound, ts.do(t, "GET", "/nothing", "", &e))
+}
+
+func TestBadInput(t *testing.T) {
+	cfg := testConfig(map[string]ProviderConfig{"log": {Type: "log"}, "Google": {Type: "log"}})
+	cfg.MaxBodyBytes = 2048
+	cfg.MaxMailing = 3
+	ts := startService(t, "sqlite", cfg)
+	for _, tc := range []struct {
+		name, path, body string
+		code             int
+		fields           []string
+	}{
+		{"phone number with letters", "/sending?address=log&phone_number=8800abc&message=x", "", 422, []string{"phone_number"}},
+		{"phone number too short", "/sending?address=log&phone_number=123&message=x", "", 422, []string{"phone_number"}},
+		{"phone number a fraction", "/sending", `{"address":"log","phone_number":8.5,"message":"x"}`, 422, []string{"phone_number"}},
+		{"phone number a bool", "/sending", `{"address":"log","phone_number":true,"message":"x"}`, 422, []string{"phone_number"}},
+		{"phone number missing", "/sending?address=log&message=x", "", 422, []string{"phone_number"}},
+		{"message empty", "/sending?address=log&phone_number=88005553535&message=", "", 422, []string{"message"}},
+		{"unknown address", "/sending?address=Yandex&phone_number=88005553535&message=x", "", 422, []string{"address"}},
+		{"address missing with two providers", "/sending?phone_number=88005553535&message=x", "", 422, []string{"address"}},
+		{"bad delay", "/sending?address=log&phone_number=88005553535&message=x&delay=soon", "", 422, []string{"delay"}},
+		{"negative delay", "/sending?address=log&phone_number=88005553535&message=x&delay=-5s", "", 422, []string{"delay"}},
+		{"bad send_at", "/sending?address=log&phone_number=88005553535&message=x&send_at=tomorrow", "", 422, []string{"send_at"}},
+		{"delay and send_at", "/sending?address=log&phone_number=88005553535&message=x&delay=1s&send_at=2030-01-01T00:00:00Z", "", 422, []string{"delay"}},
+		{"unknown field", "/sending", `{"address":"log","phone_number":"88005553535","message":"x","tpyo":1}`, 422, []string{"tpyo"}},
+		{"mailing entry invalid", "/mailing?address=log&message=x", `[88005553535, "abc"]`, 422, []string{"phone_numbers[1]"}},
+		{"mailing empty", "/mailing?address=log&message=x", `[]`, 422, []string{"phone_numbers"}},
+		{"mailing too long", "/mailing?address=log&message=x", `[88005553531,88005553532,88005553533,88005553534]`, 422, []string{"phone_numbers"}},
+		{"list for sending", "/sending?address=log&message=x", `[88005553535]`, 422, []string{"body"}},
+		{"malformed JSON", "/sending", `{"address":`, 400, nil},
+		{"not JSON", "/sending", `address=log`, 400, nil},
+		{"two JSON values", "/mailing?address=log&message=x", `[88005553535][1]`, 400, nil},
+		{"oversized body", "/mailing?address=log&message=x", "[" + strings.Repeat("88005553535,", 300) + "1]", 413, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e apiError
+			require.Equal(t, tc.code, ts.do(t, "POST", tc.path, tc.body, &e))
+			assert.NotEmpty(t, e.Message)
+			var fields []string
+			for _, d := range e.Details {
+				fields = append(fields, d.Field)
+				assert.NotEmpty(t, d.Reason)
+			}
+			for _, f := range tc.fields {
+				assert.Contains(t, fields, f)
+			}
+		})
+	}
+	t.Run("the unknown address error lists the known ones", func(t *testing.T) {
+		var e apiError
+		ts.do(t, "POST", "/sending?address=Yandex&phone_number=88005553535&message=x", "", &e)
+		require.Len(t, e.Details, 1)
+		assert.Contains(t, e.Details[0].Reason, "Google, log")
+	})
+	assert.Zero(t, ts.messageCount(t), "a rejected request enqueues nothing")
+}
+
+func TestAPIKeys(t *testing.T) {
+	cfg := testConfig(nil)
+	cfg.APIKeys = []string{"first-key", "second-key"}
+	ts := startService(t, "sqlite", cfg)
+	for _, tc := range []struct {
+		name, header string
+		code         int
+	}{
+		{"none", "", 401},
+		{"wrong", "Bearer nope", 401},
+		{"prefix of a key", "Bearer first", 401},
+		{"not bearer", "Basic Zmlyc3Qta2V5", 401},
+		{"first", "Bearer first-key", 200},
+		{"second", "Bearer second-key", 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest("POST", ts.srv.URL+"/sending?address=log&phone_number=88005553535&message=x", nil)
+			require.NoError(t, err)
+			if tc.header != "" {
+				req.Header.Set("Authorization", tc.header)
+			}
+			resp, err := ts.srv.Client().Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, tc.code, resp.StatusCode)
+		})
+	}
+	resp, err := ts.srv.Client().Get(ts.srv.URL + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "health checks need no key")
+}

@@ -1,0 +1,260 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/smsgateway/sms"
+)
+
+func TestMain(m *testing.M) {
+	providerTypes["test"] = func(env ProviderEnv, _ json.RawMessage) (sms.Provider, error) {
+		p, ok := testProviders.Load(env.Name)
+		if !ok {
+			return nil, fmt.Errorf("no test provider %q", env.Name)
+		}
+		return p.(sms.Provider), nil
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// testProviders holds the providers of type "test", by configured name.
+var testProviders sync.Map
+
+// scriptProvider is a Provider for tests: it fails the numbers it is told
+// to with the given kind, waits delay per call, and counts calls per number.
+type scriptProvider struct {
+	fail  map[string]sms.Kind
+	delay time.Duration
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (p *scriptProvider) Send(ctx context.Context, msg sms.Message) (sms.Receipt, error) {
+	p.mu.Lock()
+	if p.calls == nil {
+		p.calls = make(map[string]int)
+	}
+	p.calls[msg.To]++
+	p.mu.Unlock()
+	if p.delay > 0 {
+		select {
+		case <-time.After(p.delay):
+		case <-ctx.Done():
+			return sms.Receipt{}, &sms.Error{Kind: sms.KindTemporary, Err: ctx.Err()}
+		}
+	}
+	rc := sms.Receipt{StatusCode: 200, URL: "https://gateway.test/send?to=" + url.QueryEscape(msg.To), MessageID: "id-" + msg.To}
+	if k, ok := p.fail[msg.To]; ok {
+		rc.StatusCode = 400
+		return rc, &sms.Error{Kind: k, Code: "400", Err: fmt.Errorf("scripted %v", k)}
+	}
+	return rc, nil
+}
+
+func (p *scriptProvider) callsTo(number string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls[number]
+}
+
+// registerTestProvider makes p the provider of type "test" named name.
+func registerTestProvider(t *testing.T, name string, p sms.Provider) ProviderConfig {
+	testProviders.Store(name, p)
+	t.Cleanup(func() { testProviders.Delete(name) })
+	return ProviderConfig{Type: "test"}
+}
+
+// backends returns the databases to run a test on: SQLite always, and
+// PostgreSQL when SMS_TEST_POSTGRES_URL is set. With SMS_REQUIRE_POSTGRES=1
+// a missing or unreachable PostgreSQL fails the test instead.
+func backends(t *testing.T) []string {
+	out := []string{"sqlite"}
+	u := os.Getenv("SMS_TEST_POSTGRES_URL")
+	if u == "" {
+		if os.Getenv("SMS_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("SMS_REQUIRE_POSTGRES=1 but SMS_TEST_POSTGRES_URL is not set")
+		}
+		return out
+	}
+	return append(out, "postgres")
+}
+
+// postgresSchemaURL creates a fresh schema for one test and returns a URL
+// whose connections use it.
+func postgresSchemaURL(t *testing.T) string {
+	base := os.Getenv("SMS_TEST_POSTGRES_URL")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	require.NoError(t, err, "SMS_TEST_POSTGRES_URL is not reachable")
+	schema := fmt.Sprintf("t_%d", time.Now().UnixNano())
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	require.NoError(t, conn.Close(ctx))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, base); err == nil {
+			_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			_ = c.Close(ctx)
+		}
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// testConfig returns a configuration with the defaults and quick timings.
+func testConfig(providers map[string]ProviderConfig) *Config {
+	return &Config{
+		Providers:       providers,
+		SendTimeout:     Duration(5 * time.Second),
+		Retry:           RetryConfig{BaseDelay: Duration(10 * time.Millisecond), MaxDelay: Duration(20 * time.Millisecond)},
+		ShutdownTimeout: Duration(5 * time.Second),
+	}
+}
+
+type testService struct {
+	svc *Service
+	srv *httptest.Server
+	key string
+}
+
+// startService runs a Service on backend with cfg behind an httptest server;
+// both stop at the end of the test.
+func startService(t *testing.T, backend string, cfg *Config) *testService {
+	t.Helper()
+	require.NoError(t, cfg.setDefaults())
+	o := Options{Config: cfg, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}
+	if backend == "postgres" {
+		o.DatabaseURL = postgresSchemaURL(t)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	svc, err := New(ctx, o)
+	require.NoError(t, err)
+	require.NoError(t, svc.Start(ctx))
+	srv := httptest.NewServer(svc.Handler())
+	t.Cleanup(func() {
+		svc.Drain()
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, svc.Shutdown(ctx))
+	})
+	ts := &testService{svc: svc, srv: srv}
+	if len(cfg.APIKeys) > 0 {
+		ts.key = cfg.APIKeys[0]
+	}
+	return ts
+}
+
+// do sends a request and decodes a JSON answer into out (when not nil).
+func (ts *testService) do(t *testing.T, method, path string, body string, out any) int {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, ts.srv.URL+path, r)
+	require.NoError(t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if ts.key != "" {
+		req.Header.Set("Authorization", "Bearer "+ts.key)
+	}
+	resp, err := ts.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if out != nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		require.NoError(t, dec.Decode(out), "body: %s", b)
+	}
+	return resp.StatusCode
+}
+
+// answer is a task answer as a client decodes it.
+type answer struct {
+	TaskID     string          `json:"task_id"`
+	TaskStatus string          `json:"task_status"`
+	TaskResult json.RawMessage `json:"task_result"`
+	Progress   *progress       `json:"progress"`
+}
+
+func (a answer) single(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(a.TaskResult))
+	dec.UseNumber()
+	require.NoError(t, dec.Decode(&m), "task_result: %s", a.TaskResult)
+	return m
+}
+
+func (a answer) list(t *testing.T) []map[string]any {
+	t.Helper()
+	var m []map[string]any
+	dec := json.NewDecoder(bytes.NewReader(a.TaskResult))
+	dec.UseNumber()
+	require.NoError(t, dec.Decode(&m), "task_result: %s", a.TaskResult)
+	return m
+}
+
+// awaitTask polls GET /tasks/{id} until the task is SUCCESS or FAILURE.
+func (ts *testService) awaitTask(t *testing.T, id string) answer {
+	t.Helper()
+	var a answer
+	require.Eventually(t, func() bool {
+		a = answer{}
+		require.Equal(t, http.StatusOK, ts.do(t, "GET", "/tasks/"+id, "", &a))
+		return a.TaskStatus == statusSuccess || a.TaskStatus == statusFailure
+	}, 20*time.Second, 50*time.Millisecond)
+	return a
+}
+
+type messagesPage struct {
+	Messages   []Message `json:"messages"`
+	NextCursor string    `json:"next_cursor"`
+}
+
+// messageCount counts every row of the message log.
+func (ts *testService) messageCount(t *testing.T) int {
+	t.Helper()
+	n, cursor := 0, ""
+	for {
+		var p messagesPage
+		path := "/messages?limit=1000"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		require.Equal(t, http.StatusOK, ts.do(t, "GET", path, "", &p))
+		n += len(p.Messages)
+		if p.NextCursor == "" {
+			return n
+		}
+		cursor = p.NextCursor
+	}
+}

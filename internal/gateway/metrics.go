@@ -1,0 +1,94 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/smsgateway/sms"
+)
+
+// metrics are the service's Prometheus collectors, in a registry of their
+// own (no global state).
+type metrics struct {
+	reg      *prometheus.Registry
+	messages *prometheus.CounterVec
+	attempts *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	tasks    *prometheus.CounterVec
+	requests *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsgateway_messages_total",
+			Help: "Messages by final outcome: status (sent, failed, skipped, not attempted) and kind of failure.",
+		}, []string{"provider", "status", "kind"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsgateway_attempts_total",
+			Help: "Attempts to hand a message to a provider, by outcome (accepted or the kind of failure).",
+		}, []string{"provider", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "smsgateway_send_duration_seconds",
+			Help:    "Duration of one attempt to hand a message to a provider.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"provider"}),
+		tasks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsgateway_tasks_total",
+			Help: "Tasks accepted, by kind (sending, mailing).",
+		}, []string{"kind"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsgateway_http_requests_total",
+			Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+	}
+	m.reg.MustRegister(m.messages, m.attempts, m.latency, m.tasks, m.requests,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// queueDepth adds a gauge that counts the messages not yet final.
+func (m *metrics) queueDepth(st *store) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "smsgateway_queue_depth",
+		Help: "Messages queued, in flight or waiting for a retry.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := st.queueDepth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
+}
+
+// hooks returns the sms.Hooks that feed the metrics of one provider.
+func (m *metrics) hooks(name string) sms.Hooks {
+	return sms.Hooks{
+		Attempt: func(a sms.Attempt) {
+			outcome := "accepted"
+			if a.Err != nil {
+				k, _ := sms.KindOf(a.Err)
+				outcome = k.String()
+			}
+			m.attempts.WithLabelValues(name, outcome).Inc()
+			m.latency.WithLabelValues(name).Observe(a.Duration.Seconds())
+		},
+		Result: func(r sms.Result) {
+			if r.Status == sms.StatusNotAttempted && !errors.Is(r.Err, sms.ErrFatal) {
+				return // stopped by a shutdown: it stays queued and is counted when sent
+			}
+			kind := ""
+			if k, ok := r.Kind(); ok && r.Status != sms.StatusNotAttempted {
+				kind = k.String()
+			}
+			m.messages.WithLabelValues(name, r.Status.String(), kind).Inc()
+		},
+	}
+}
