@@ -81,7 +81,7 @@ func ExampleDelivered() {
 			script = append(script, mock.Idempotent())
 		}
 		p := mock.New(script...)
-		c, err := sms.New(p)
+		c, err := sms.New(p, sms.WithRetry(sms.RetryPolicy{BaseDelay: time.Millisecond}))
 		if err != nil {
 			panic(err)
 		}
