@@ -40,14 +40,16 @@
 // A call whose ctx is done when it starts, or ends during the Latency, returns
 // an *sms.Error of KindTemporary (the mock did not accept the message) that
 // matches ctx.Err() under errors.Is, and is not recorded in Sent. It is
-// recorded in Calls and counts as a call.
+// recorded in Calls and counts as a call. This takes precedence over every
+// rule: the rules run only after the Latency, when ctx is still live.
 //
 // # Idempotency
 //
-// With the Idempotent option the Provider implements sms.IdempotentProvider
-// truthfully: like a gateway that deduplicates by Message.ID, it accepts a
-// message whose non-empty ID it has already accepted without recording it in
-// Sent a second time, and answers with the first acceptance's Receipt. The
+// Provider always has the method of sms.IdempotentProvider; it reports true
+// only with the Idempotent option. Then, like a gateway that deduplicates by
+// Message.ID, the Provider accepts a message whose non-empty ID it has
+// already accepted without recording it in Sent a second time, and answers
+// with the first acceptance's Receipt. The
 // rules still decide each call's answer first; deduplication only decides
 // what an acceptance records.
 package mock

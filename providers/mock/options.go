@@ -84,6 +84,10 @@ func FailEvery(k int, err error) Option {
 // zero Receipt. An error may be wrapped in Delivered. Rules given after Func
 // are never reached.
 //
+// A Receipt that f returns with an error is passed on as it is, so f can
+// script what a gateway said about a failure. f does not see the call's
+// context; script a slow gateway with Latency.
+//
 // f is called without the Provider's lock held, possibly from several
 // goroutines at once, so it must be safe for concurrent use.
 func Func(f func(n int, msg sms.Message) (sms.Receipt, error)) Option {

@@ -58,10 +58,10 @@ func checks(grace time.Duration) []check {
 			return checkCancelled(ctx, h, grace)
 		}},
 		check{"CancelWhileHanging", func(ctx context.Context, h Harness) error {
-			return checkCancelWhileHanging(ctx, h, grace)
+			return checkHanging(ctx, h, grace, 50*time.Millisecond, context.Canceled)
 		}},
 		check{"DeadlineWhileHanging", func(ctx context.Context, h Harness) error {
-			return checkDeadline(ctx, h, grace)
+			return checkHanging(ctx, h, grace, 100*time.Millisecond, context.DeadlineExceeded)
 		}},
 		check{"Concurrent", checkConcurrent},
 	)
@@ -163,44 +163,29 @@ func checkCancelled(ctx context.Context, h Harness, grace time.Duration) error {
 	)
 }
 
-// checkCancelWhileHanging cancels a Send while the gateway holds the
-// request without answering.
-func checkCancelWhileHanging(ctx context.Context, h Harness, grace time.Duration) error {
+// checkHanging sends to a gateway that holds the request without
+// answering, with a context that ends after d: cancelled when want is
+// context.Canceled, at its deadline when want is context.DeadlineExceeded.
+func checkHanging(ctx context.Context, h Harness, grace, d time.Duration, want error) error {
 	p, err := makeProvider(ctx, h, Hang)
 	if err != nil {
 		return err
 	}
-	const cancelAfter = 50 * time.Millisecond
-	ctx, cancel := context.WithCancel(ctx)
+	var cancel context.CancelFunc
+	if want == context.DeadlineExceeded {
+		ctx, cancel = context.WithTimeout(ctx, d)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+		timer := time.AfterFunc(d, cancel)
+		defer timer.Stop()
+	}
 	defer cancel()
-	timer := time.AfterFunc(cancelAfter, cancel)
-	defer timer.Stop()
-	res, ok := sendWithin(ctx, p, message(1), cancelAfter+grace)
+	res, ok := sendWithin(ctx, p, message(1), d+grace)
 	if !ok {
-		return fmt.Errorf("%w: Send to a hanging gateway, cancelled after %v", errNotPrompt, cancelAfter)
+		return fmt.Errorf("%w: Send to a hanging gateway, context ended (%v) after %v", errNotPrompt, want, d)
 	}
 	return errors.Join(
-		checkContextErr(h.Secret(), res.err, context.Canceled),
-		checkAtMostOneRequest(h),
-		checkSecret(h.Secret(), res.rc, res.err),
-	)
-}
-
-// checkDeadline sends to a hanging gateway with a short deadline.
-func checkDeadline(ctx context.Context, h Harness, grace time.Duration) error {
-	p, err := makeProvider(ctx, h, Hang)
-	if err != nil {
-		return err
-	}
-	const deadline = 100 * time.Millisecond
-	ctx, cancel := context.WithTimeout(ctx, deadline)
-	defer cancel()
-	res, ok := sendWithin(ctx, p, message(1), deadline+grace)
-	if !ok {
-		return fmt.Errorf("%w: Send to a hanging gateway with a deadline of %v", errNotPrompt, deadline)
-	}
-	return errors.Join(
-		checkContextErr(h.Secret(), res.err, context.DeadlineExceeded),
+		checkContextErr(h.Secret(), res.err, want),
 		checkAtMostOneRequest(h),
 		checkSecret(h.Secret(), res.rc, res.err),
 	)

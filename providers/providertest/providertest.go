@@ -7,14 +7,23 @@
 // checks the Provider contract of package sms against it:
 //
 //   - one Send is one request: the provider does not retry, whatever the
-//     gateway answers;
-//   - every Behavior is reported with the right sms.Kind (sms.KindOf), and a
-//     throttled answer carries the gateway's Retry-After;
-//   - Send honours its context: a cancelled context or a passed deadline
-//     returns promptly with an error matching context.Canceled or
-//     context.DeadlineExceeded, also while the gateway hangs;
-//   - Send is safe for concurrent use;
-//   - the harness's canary Secret never appears in an error or a Receipt.
+//     gateway answers (Send<Behavior>: two Sends, Requests checked after
+//     each; a Send whose context ends while the gateway hangs makes at most
+//     one);
+//   - every Behavior is reported with the right sms.Kind (sms.KindOf: Accept
+//     gives a nil error), and a throttled answer carries the gateway's
+//     Retry-After when the harness is a RetryAfterHarness (SendThrottle);
+//   - Send honours its context: a context cancelled beforehand
+//     (CancelledContext), cancelled while the gateway hangs
+//     (CancelWhileHanging) or past its deadline while it hangs
+//     (DeadlineWhileHanging) returns promptly with an error matching
+//     context.Canceled or context.DeadlineExceeded under errors.Is;
+//   - Send is safe for concurrent use (Concurrent: 64 goroutines send
+//     distinct numbers at once; all accepted, 64 requests; run the tests
+//     with -race);
+//   - in every check, the harness's canary Secret, as given or URL-escaped,
+//     never appears in err.Error(), in fmt's %+v of the error, in the text
+//     of any error it wraps, or in any field of the Receipt.
 //
 // Use it from the provider's tests:
 //
@@ -22,7 +31,8 @@
 //		providertest.RunConformanceTests(t, newHarness)
 //	}
 //
-// Each check is a subtest with a fresh Harness. A Behavior the harness cannot
+// The names in parentheses are the subtests. Each check is a subtest with a
+// fresh Harness. A Behavior the harness cannot
 // script (MakeProvider returns an error wrapping ErrUnsupported) skips the
 // checks that need it. "Promptly" means within a generous grace period of
 // five seconds: the suite detects a provider that ignores its context, it
