@@ -179,8 +179,8 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if stop.Err() != nil {
-					j.res.Err = notAttempted(context.Cause(stop))
+				if cause := stopCause(ctx, stop); cause != nil {
+					j.res.Err = notAttempted(cause)
 					emit(j.res)
 					continue
 				}
@@ -214,8 +214,8 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 				continue
 			}
 		}
-		if stop.Err() != nil {
-			res.Err = notAttempted(context.Cause(stop))
+		if cause := stopCause(ctx, stop); cause != nil {
+			res.Err = notAttempted(cause)
 			emit(res)
 			break
 		}
@@ -224,7 +224,7 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 		case jobs <- j:
 			continue
 		case <-stop.Done():
-			j.res.Err = notAttempted(context.Cause(stop))
+			j.res.Err = notAttempted(stopCause(ctx, stop))
 			emit(j.res)
 		}
 		break
@@ -233,7 +233,7 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 	wg.Wait()
 
 	sum.Duration = c.now().Sub(start)
-	return sum, context.Cause(stop)
+	return sum, stopCause(ctx, stop)
 }
 
 // seenSet remembers the numbers of a mailing. A number that the default

@@ -131,7 +131,13 @@ func TestMailingCancel(t *testing.T) {
 	fp := &fakeProvider{block: make(chan struct{})} // every send hangs until ctx ends
 	c, _ := newTestClient(t, fp, WithConcurrency(8))
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	go func() {
+		// Cancel once every worker is inside the provider.
+		for fp.callCount() < 8 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
 	rep, err := c.Mailing(ctx, Mailing{Text: "hi", To: numbers(10_000)})
 	assert.ErrorIs(t, err, context.Canceled)
 	require.Len(t, rep.Results, 10_000)

@@ -212,6 +212,16 @@ func (c *Client) stopContext(ctx context.Context) (stop context.Context, cancel 
 	}
 }
 
+// stopCause returns why work under ctx and its stop context (see
+// stopContext) must stop, or nil. It checks ctx too: a parent context
+// reports Err a moment before its children are cancelled.
+func stopCause(ctx, stop context.Context) error {
+	if err := context.Cause(stop); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
 // validate checks a message before any provider sees it. The returned Result
 // is final (Skipped) when ok is false.
 func (c *Client) validate(to, text string) (res Result, ok bool) {
@@ -239,7 +249,7 @@ func (c *Client) validate(to, text string) (res Result, ok bool) {
 func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Result {
 	start := c.now()
 	for attempt := 1; ; attempt++ {
-		if err := c.wait(stop); err != nil {
+		if err := c.wait(ctx, stop); err != nil {
 			if attempt == 1 {
 				res.Status = StatusNotAttempted
 				res.Err = notAttempted(err)
@@ -286,7 +296,10 @@ func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Res
 
 // wait holds an attempt back until the throttle gate opens and the rate
 // limiter allows it.
-func (c *Client) wait(stop context.Context) error {
+func (c *Client) wait(ctx, stop context.Context) error {
+	if err := stopCause(ctx, stop); err != nil {
+		return err
+	}
 	for {
 		d := c.gate.wait(c.now())
 		if d <= 0 {
@@ -297,10 +310,10 @@ func (c *Client) wait(stop context.Context) error {
 		}
 	}
 	if c.limiter == nil {
-		return context.Cause(stop)
+		return nil
 	}
 	if err := waitLimiter(stop, c.limiter, 1); err != nil {
-		if cause := context.Cause(stop); cause != nil {
+		if cause := stopCause(ctx, stop); cause != nil {
 			return cause
 		}
 		return err
@@ -336,13 +349,17 @@ func (c *Client) finish(ctx context.Context, res Result) {
 		c.hooks.Result(res)
 	}
 	level := slog.LevelInfo
-	if res.Status != StatusSent {
+	if res.Status != StatusSent && !errors.Is(res.Err, ErrDuplicate) {
 		level = slog.LevelWarn
 	}
 	if !c.log.Enabled(ctx, level) {
 		return
 	}
-	attrs := []slog.Attr{slog.String("to", mask.Number(res.To)), slog.String("status", res.Status.String()), slog.Int("attempts", res.Attempts)}
+	to := res.Number
+	if to == "" {
+		to = res.To
+	}
+	attrs := []slog.Attr{slog.String("to", mask.Number(to)), slog.String("status", res.Status.String()), slog.Int("attempts", res.Attempts)}
 	if res.MessageID != "" {
 		attrs = append(attrs, slog.String("message_id", res.MessageID))
 	}
