@@ -140,9 +140,11 @@ func (c *Client) MailingStream(ctx context.Context, s Stream, fn func(Result)) (
 
 // job is one validated entry waiting for a worker.
 type job struct {
-	res Result
-	msg Message
+	index      int
+	to, number string
 }
+
+func (j job) result() Result { return Result{Index: j.index, To: j.to, Number: j.number} }
 
 // run is the mailing engine behind Mailing and MailingStream. size is the
 // number of entries when known (-1 otherwise), to start no more workers than
@@ -179,12 +181,13 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				r := j.result()
 				if cause := stopCause(ctx, stop); cause != nil {
-					j.res.Err = notAttempted(cause)
-					emit(j.res)
+					r.Err = notAttempted(cause)
+					emit(r)
 					continue
 				}
-				r := c.deliver(ctx, stop, j.res, j.msg)
+				r = c.deliver(ctx, stop, r, Message{To: j.number, Text: s.Text, From: s.From})
 				if k, ok := r.Kind(); ok && k == KindFatal && r.Status == StatusFailed {
 					cancel(r.Err)
 				}
@@ -195,7 +198,7 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 
 	var dedup *seenSet
 	if !s.AllowDuplicates {
-		dedup = newSeenSet()
+		dedup = newSeenSet(size)
 	}
 	i := 0
 	for to := range s.To {
@@ -219,13 +222,12 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 			emit(res)
 			break
 		}
-		j := job{res: res, msg: Message{To: res.Number, Text: s.Text, From: s.From}}
 		select {
-		case jobs <- j:
+		case jobs <- job{index: res.Index, to: res.To, number: res.Number}:
 			continue
 		case <-stop.Done():
-			j.res.Err = notAttempted(stopCause(ctx, stop))
-			emit(j.res)
+			res.Err = notAttempted(stopCause(ctx, stop))
+			emit(res)
 		}
 		break
 	}
@@ -244,7 +246,8 @@ type seenSet struct {
 	other  map[string]int
 }
 
-func newSeenSet() *seenSet { return &seenSet{packed: make(map[uint64]int)} }
+// newSeenSet returns a set sized for size numbers (-1: unknown).
+func newSeenSet(size int) *seenSet { return &seenSet{packed: make(map[uint64]int, max(size, 0))} }
 
 // add records number at index i, or returns the index it was first seen at.
 func (s *seenSet) add(number string, i int) (first int, dup bool) {

@@ -205,7 +205,7 @@ func TestMailingStreamStopsReading(t *testing.T) {
 }
 
 func TestSeenSet(t *testing.T) {
-	s := newSeenSet()
+	s := newSeenSet(-1)
 	for i, n := range []string{"+0012345", "012345", "12345", "+12345", "00012345", "abc", "+49151000000000000000"} {
 		_, dup := s.add(n, i)
 		assert.False(t, dup, n)

@@ -30,6 +30,9 @@ const (
 //
 // The error wraps ErrInvalidNumber and says what is wrong.
 func NormalizeNumber(number string) (string, error) {
+	if normal(number) {
+		return number, nil // already normal: no copy
+	}
 	var b strings.Builder
 	b.Grow(len(number))
 	digits := 0
@@ -57,4 +60,22 @@ func NormalizeNumber(number string) (string, error) {
 		return "", fmt.Errorf("%w: %d digits, at most %d allowed", ErrInvalidNumber, digits, MaxDigits)
 	}
 	return b.String(), nil
+}
+
+// normal reports whether number is already in the default normalizer's
+// output form: an optional '+' and 7 to 15 digits.
+func normal(number string) bool {
+	digits := number
+	if len(digits) > 0 && digits[0] == '+' {
+		digits = digits[1:]
+	}
+	if len(digits) < MinDigits || len(digits) > MaxDigits {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

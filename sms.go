@@ -247,7 +247,7 @@ func (c *Client) validate(to, text string) (res Result, ok bool) {
 // deliver sends msg (already validated; msg.To normalized) with retries.
 // Provider calls get ctx; waits end when stop is done.
 func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Result {
-	start := c.now()
+	timed := c.hooks.Attempt != nil || c.log.Enabled(ctx, slog.LevelDebug)
 	for attempt := 1; ; attempt++ {
 		if err := c.wait(ctx, stop); err != nil {
 			if attempt == 1 {
@@ -260,7 +260,10 @@ func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Res
 			}
 			break
 		}
-		t0 := c.now()
+		var t0 time.Time
+		if timed {
+			t0 = c.now()
+		}
 		rc, err := c.p.Send(ctx, msg)
 		res.Receipt = rc
 		res.Attempts = attempt
@@ -290,7 +293,6 @@ func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Res
 			break
 		}
 	}
-	res.Duration = c.now().Sub(start)
 	return res
 }
 
@@ -301,6 +303,9 @@ func (c *Client) wait(ctx, stop context.Context) error {
 		return err
 	}
 	for {
+		if !c.gate.closed() {
+			break
+		}
 		d := c.gate.wait(c.now())
 		if d <= 0 {
 			break
