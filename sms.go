@@ -263,13 +263,16 @@ func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Res
 		e.Attempts = attempt
 		res.Status, res.Err = StatusFailed, e
 		c.attempted(ctx, msg.To, attempt, rc, e, t0)
+		d := c.retry.delay(attempt, e, c.rand)
+		if e.Kind == KindThrottled {
+			// Hold back every worker, this one's retry included: c.wait
+			// does the waiting.
+			c.gate.closeUntil(c.now().Add(d))
+		}
 		if attempt >= c.retry.MaxAttempts || !c.retryable(e, msg) || ctx.Err() != nil {
 			break
 		}
-		d := c.retry.delay(attempt, e, c.rand)
 		if e.Kind == KindThrottled {
-			// Hold back every worker; c.wait does the waiting.
-			c.gate.closeUntil(c.now().Add(d))
 			continue
 		}
 		if err := c.sleep(stop, d); err != nil {
