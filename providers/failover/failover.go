@@ -225,6 +225,7 @@ func newVendorError(name string, err error) *VendorError {
 	return ve
 }
 
+// Error returns the vendor's name and its error's text.
 func (e *VendorError) Error() string {
 	return fmt.Sprintf("vendor %q: %v", e.Vendor, e.Err)
 }

@@ -25,6 +25,12 @@
 // it says nothing about other numbers. A vendor's failure comes back as an
 // *sms.Error of the vendor's Kind wrapping a *failover.VendorError that
 // names the vendor (see the failover package's Errors section).
+//
+// The Kind is passed on as the vendor reported it, KindFatal included, so a
+// Client stops a mailing at one vendor's fatal outcome (wrong credentials,
+// no balance) even when other routes would still work. To keep the other
+// routes going, give each route a failover with a backup vendor, or send a
+// mailing per route.
 package routing
 
 import (
@@ -53,7 +59,7 @@ type Route struct {
 	Vendor failover.Vendor
 }
 
-// Config lists the routes. It is plain data, and may come from a file.
+// Config lists the routes. It is plain data: New checks it.
 type Config struct {
 	// Routes are matched by longest prefix; their order does not matter.
 	// Two routes may not have the same prefix.
