@@ -436,3 +436,40 @@ func TestUnderClient(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSend measures the failover overhead: a first vendor that accepts,
+// and a first vendor that refuses (temporary) before the second accepts.
+func BenchmarkSend(b *testing.B) {
+	refuse := kindErr(sms.KindTemporary, errRefused)
+	for _, bc := range []struct {
+		name  string
+		first sms.Provider
+	}{
+		{"first accepts", accept{}},
+		{"second accepts", refusing{refuse}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p, err := failover.New(failover.Vendor{Name: "a", Provider: bc.first}, failover.Vendor{Name: "b", Provider: accept{}})
+			require.NoError(b, err)
+			msg := sms.Message{To: "+79161234567", Text: "hi"}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for range b.N {
+				if _, err := p.Send(ctx, msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// accept and refusing answer at once without recording anything.
+type accept struct{}
+
+func (accept) Send(context.Context, sms.Message) (sms.Receipt, error) { return sms.Receipt{}, nil }
+
+type refusing struct{ err error }
+
+func (r refusing) Send(context.Context, sms.Message) (sms.Receipt, error) {
+	return sms.Receipt{}, r.err
+}
