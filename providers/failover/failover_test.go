@@ -14,6 +14,7 @@ import (
 
 	"github.com/smsgateway/sms"
 	"github.com/smsgateway/sms/providers/failover"
+	"github.com/smsgateway/sms/providers/internal/vendortest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -440,36 +441,20 @@ func TestUnderClient(t *testing.T) {
 // BenchmarkSend measures the failover overhead: a first vendor that accepts,
 // and a first vendor that refuses (temporary) before the second accepts.
 func BenchmarkSend(b *testing.B) {
-	refuse := kindErr(sms.KindTemporary, errRefused)
 	for _, bc := range []struct {
 		name  string
-		first sms.Provider
+		first error
 	}{
-		{"first accepts", accept{}},
-		{"second accepts", refusing{refuse}},
+		{"first accepts", nil},
+		{"second accepts", kindErr(sms.KindTemporary, errRefused)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			p, err := failover.New(failover.Vendor{Name: "a", Provider: bc.first}, failover.Vendor{Name: "b", Provider: accept{}})
+			p, err := failover.New(
+				failover.Vendor{Name: "a", Provider: vendortest.Answer{Err: bc.first}},
+				failover.Vendor{Name: "b", Provider: vendortest.Answer{}},
+			)
 			require.NoError(b, err)
-			msg := sms.Message{To: "+79161234567", Text: "hi"}
-			ctx := context.Background()
-			b.ReportAllocs()
-			for range b.N {
-				if _, err := p.Send(ctx, msg); err != nil {
-					b.Fatal(err)
-				}
-			}
+			vendortest.BenchmarkSend(b, p)
 		})
 	}
-}
-
-// accept and refusing answer at once without recording anything.
-type accept struct{}
-
-func (accept) Send(context.Context, sms.Message) (sms.Receipt, error) { return sms.Receipt{}, nil }
-
-type refusing struct{ err error }
-
-func (r refusing) Send(context.Context, sms.Message) (sms.Receipt, error) {
-	return sms.Receipt{}, r.err
 }

@@ -1,13 +1,17 @@
-// Package vendortest scripts mock providers to answer as a
-// providertest.Behavior asks, for the conformance tests of the providers
-// that combine vendors (failover, routing). It is for tests only.
+// Package vendortest holds test helpers for the providers that combine
+// vendors (failover, routing): mock vendors scripted to answer as a
+// providertest.Behavior asks, for their conformance tests, and a trivial
+// vendor and loop for their benchmarks. It is for tests only.
 package vendortest
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"testing"
 	"time"
 
+	"github.com/smsgateway/sms"
 	"github.com/smsgateway/sms/providers/mock"
 	"github.com/smsgateway/sms/providers/providertest"
 )
@@ -43,4 +47,26 @@ func Calls(p *mock.Provider) int {
 		return 0
 	}
 	return len(p.Calls())
+}
+
+// Answer is a vendor that answers every call at once with Err (nil:
+// accepted, with an empty Receipt) and records nothing, for benchmarks.
+type Answer struct{ Err error }
+
+// Send returns a.Err.
+func (a Answer) Send(context.Context, sms.Message) (sms.Receipt, error) {
+	return sms.Receipt{}, a.Err
+}
+
+// BenchmarkSend sends one message through p b.N times, each of which must
+// be accepted, and reports allocations.
+func BenchmarkSend(b *testing.B, p sms.Provider) {
+	msg := sms.Message{To: "+79161234567", Text: "hi"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := p.Send(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
