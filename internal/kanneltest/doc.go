@@ -27,9 +27,10 @@
 //   - Receivers starting with DeniedPrefix ("999") answer 403 "Not routable.
 //     Do not try again." (the fake SMSC's denied-prefix).
 //   - Gateway.StopSMSC simulates an SMSC outage: sendsms answers 202
-//     "3: Queued for later delivery" for QueueLimit messages (option
-//     WithQueueLimit), then 503 "Temporal failure, try again later.";
-//     Gateway.StartSMSC brings the SMSC back and the queue is delivered.
+//     "3: Queued for later delivery" for QueueLimit messages (500 by
+//     default, option WithQueueLimit), then 503 "Temporal failure, try
+//     again later."; Gateway.StartSMSC brings the SMSC back and the queue
+//     is delivered. See DefaultQueueLimit for why the default is not small.
 //   - No throughput limit unless WithThroughput is given.
 //
 // # Reading what arrived

@@ -44,8 +44,15 @@ const (
 	// DefaultSender is smsbox's global-sender, used when a request has no
 	// from.
 	DefaultSender = "12345"
-	// DefaultQueueLimit is the default sms-outgoing-queue-limit.
-	DefaultQueueLimit = 5
+	// DefaultQueueLimit is the default sms-outgoing-queue-limit. Kannel
+	// applies this one limit twice: to the global queue while the SMSC is
+	// away (the 503 path of StopSMSC) and to the connected SMSC's own queue,
+	// which bursts to dozens of messages under concurrent sending (65 seen
+	// with 16 senders on a loaded machine). A small limit such as 5 makes a
+	// concurrent mailing fail with spurious 503s; 500 lets mailings through
+	// and still reaches the 503 path after 500 queued sends (a fraction of
+	// a second). Use WithQueueLimit(5) in a gateway kept for outage tests.
+	DefaultQueueLimit = 500
 	// RequireEnv names the environment variable that turns a missing Kannel
 	// into a test failure instead of a skip when set to "1".
 	RequireEnv = "SMS_REQUIRE_KANNEL"
@@ -79,8 +86,10 @@ type config struct {
 
 // WithQueueLimit sets sms-outgoing-queue-limit: how many messages bearerbox
 // queues while the fake SMSC is away (answered 202 "3: Queued for later
-// delivery") before sendsms answers 503. n must be positive; the default
-// is DefaultQueueLimit.
+// delivery") before sendsms answers 503. The same limit caps the connected
+// SMSC's queue, so a small n makes concurrent sends answer 503 now and then
+// (see DefaultQueueLimit). n must be positive; otherwise, and by default,
+// the limit is DefaultQueueLimit.
 func WithQueueLimit(n int) Option {
 	return func(c *config) {
 		if n > 0 {

@@ -162,36 +162,50 @@ func TestGateway(t *testing.T) {
 }
 
 func TestSMSCOutage(t *testing.T) {
-	g := Start(t, WithQueueLimit(3))
-	g.StopSMSC(t)
-	g.StopSMSC(t) // idempotent
-
-	for i := 1; i <= g.QueueLimit; i++ {
-		status, body := send(t, g, params(g, fmt.Sprintf("497300%d", i), fmt.Sprintf("queued %d", i)))
-		assert.Equal(t, http.StatusAccepted, status, "send %d", i)
-		assert.Equal(t, "3: Queued for later delivery", body, "send %d", i)
+	tests := []struct {
+		name string
+		opts []Option
+	}{
+		{"default queue limit", nil},
+		{"queue limit 3", []Option{WithQueueLimit(3)}},
 	}
-	status, body := send(t, g, params(g, "4973999", "one too many"))
-	assert.Equal(t, http.StatusServiceUnavailable, status)
-	assert.Equal(t, "Temporal failure, try again later.", body)
-	assert.Empty(t, g.Received())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := Start(t, tt.opts...)
+			g.StopSMSC(t)
+			g.StopSMSC(t) // idempotent
 
-	g.StartSMSC(t)
-	g.StartSMSC(t) // idempotent
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	got, err := g.WaitReceived(ctx, g.QueueLimit)
-	require.NoError(t, err)
-	var tos []string
-	for _, m := range got {
-		tos = append(tos, m.To)
+			var want []string
+			for i := 1; i <= g.QueueLimit; i++ {
+				to := fmt.Sprintf("4973%04d", i)
+				status, body := send(t, g, params(g, to, "queued"))
+				require.Equal(t, http.StatusAccepted, status, "send %d", i)
+				require.Equal(t, "3: Queued for later delivery", body, "send %d", i)
+				want = append(want, to)
+			}
+			status, body := send(t, g, params(g, "4979999", "one too many"))
+			assert.Equal(t, http.StatusServiceUnavailable, status)
+			assert.Equal(t, "Temporal failure, try again later.", body)
+			assert.Empty(t, g.Received())
+
+			g.StartSMSC(t)
+			g.StartSMSC(t) // idempotent
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			got, err := g.WaitReceived(ctx, g.QueueLimit)
+			require.NoError(t, err)
+			var tos []string
+			for _, m := range got {
+				tos = append(tos, m.To)
+			}
+			assert.ElementsMatch(t, want, tos)
+
+			status, body = send(t, g, params(g, "4974000", "after the outage"))
+			assert.Equal(t, http.StatusAccepted, status)
+			assert.Equal(t, "0: Accepted for delivery", body)
+			assert.Equal(t, "after the outage", receivedFor(t, g, "4974000", 1)[0].Text)
+		})
 	}
-	assert.ElementsMatch(t, []string{"4973001", "4973002", "4973003"}, tos)
-
-	status, body = send(t, g, params(g, "4974000", "after the outage"))
-	assert.Equal(t, http.StatusAccepted, status)
-	assert.Equal(t, "0: Accepted for delivery", body)
-	assert.Equal(t, "after the outage", receivedFor(t, g, "4974000", 1)[0].Text)
 }
 
 func TestWaitReceivedHonoursContext(t *testing.T) {
