@@ -82,6 +82,22 @@ type Option func(*config)
 type config struct {
 	queueLimit int
 	throughput float64
+	// Seams for the harness's own tests.
+	bins      binaries
+	pickPorts func() (ports, error)
+}
+
+// binaries are the paths of the Kannel programs.
+type binaries struct {
+	bearerbox, smsbox, fakesmsc string
+}
+
+func defaultConfig() config {
+	return config{
+		queueLimit: DefaultQueueLimit,
+		bins:       binaries{bearerbox: bearerboxPath, smsbox: smsboxPath, fakesmsc: fakesmscPath},
+		pickPorts:  freePorts,
+	}
 }
 
 // WithQueueLimit sets sms-outgoing-queue-limit: how many messages bearerbox
@@ -130,6 +146,7 @@ type Gateway struct {
 	StartupTime time.Duration
 
 	ports  ports
+	bins   binaries
 	client *http.Client
 
 	mu        sync.Mutex // guards bearerbox, smsbox, fakesmsc
@@ -149,16 +166,16 @@ type Gateway struct {
 // is "1". It must be called from the test's goroutine.
 func Start(t testing.TB, opts ...Option) *Gateway {
 	t.Helper()
-	if reason := missing(); reason != "" {
+	c := defaultConfig()
+	for _, o := range opts {
+		o(&c)
+	}
+	if reason := c.bins.missing(); reason != "" {
 		msg := "kanneltest: " + reason + "; install the Debian packages kannel and kannel-extras (see .ci/install-kannel.sh)"
 		if os.Getenv(RequireEnv) == "1" {
 			t.Fatalf("%s (%s=1 makes this a failure)", msg, RequireEnv)
 		}
 		t.Skipf("%s, or set %s=1 to fail instead of skipping", msg, RequireEnv)
-	}
-	c := config{queueLimit: DefaultQueueLimit}
-	for _, o := range opts {
-		o(&c)
 	}
 	begin := time.Now()
 	var errs []error
@@ -171,17 +188,18 @@ func Start(t testing.TB, opts ...Option) *Gateway {
 			return g
 		}
 		errs = append(errs, fmt.Errorf("attempt %d: %w", attempt, err))
+		t.Logf("kanneltest: start attempt %d failed, retrying on new ports: %v", attempt, err)
 	}
 	t.Fatalf("kanneltest: could not start Kannel: %v", errors.Join(errs...))
 	return nil
 }
 
 // missing names a missing binary, or returns "".
-func missing() string {
+func (b binaries) missing() string {
 	if !supported {
 		return "the Kannel harness runs on Linux only"
 	}
-	for _, p := range []string{bearerboxPath, smsboxPath, fakesmscPath} {
+	for _, p := range []string{b.bearerbox, b.smsbox, b.fakesmsc} {
 		if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
 			return p + " is missing"
 		}
@@ -192,7 +210,7 @@ func missing() string {
 // start makes one attempt in dir. On failure everything it started is
 // stopped again.
 func start(dir string, c config) (g *Gateway, err error) {
-	p, err := freePorts()
+	p, err := c.pickPorts()
 	if err != nil {
 		return nil, err
 	}
@@ -215,6 +233,7 @@ func start(dir string, c config) (g *Gateway, err error) {
 		QueueLimit:     c.queueLimit,
 		Dir:            dir,
 		ports:          p,
+		bins:           c.bins,
 		client:         &http.Client{Timeout: probeTimeout, Transport: &http.Transport{DisableKeepAlives: true}},
 	}
 	defer func() {
@@ -226,7 +245,7 @@ func start(dir string, c config) (g *Gateway, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 
-	g.bearerbox, err = startProcess("bearerbox", dir, filepath.Join(dir, "bearerbox.out"), bearerboxPath, "-v", "1", conf)
+	g.bearerbox, err = startProcess("bearerbox", dir, filepath.Join(dir, "bearerbox.out"), c.bins.bearerbox, "-v", "1", conf)
 	if err != nil {
 		return g, err
 	}
@@ -239,7 +258,7 @@ func start(dir string, c config) (g *Gateway, err error) {
 	if g.fakesmsc, err = g.startFakeSMSC(); err != nil {
 		return g, err
 	}
-	g.smsbox, err = startProcess("smsbox", dir, filepath.Join(dir, "smsbox.out"), smsboxPath, "-v", "1", conf)
+	g.smsbox, err = startProcess("smsbox", dir, filepath.Join(dir, "smsbox.out"), c.bins.smsbox, "-v", "1", conf)
 	if err != nil {
 		return g, err
 	}
@@ -359,7 +378,7 @@ func (g *Gateway) sendsmsReady() bool {
 // startFakeSMSC starts fakesmsc, appending to fakesmsc.out. With -m 0 it
 // sends no MO messages; -v 0 makes it log each message it receives.
 func (g *Gateway) startFakeSMSC() (*process, error) {
-	return startProcess("fakesmsc", g.Dir, filepath.Join(g.Dir, fakesmscLog), fakesmscPath,
+	return startProcess("fakesmsc", g.Dir, filepath.Join(g.Dir, fakesmscLog), g.bins.fakesmsc,
 		"-v", "0", "-H", "127.0.0.1", "-r", strconv.Itoa(g.ports.smsc), "-m", "0", "12345 67890 text unused")
 }
 

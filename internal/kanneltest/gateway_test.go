@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -217,6 +220,82 @@ func TestWaitReceivedHonoursContext(t *testing.T) {
 	assert.Empty(t, got)
 }
 
+// fakeTB records Skipf and Fatalf; like testing, both end the goroutine.
+type fakeTB struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (f *fakeTB) Helper() {}
+
+func (f *fakeTB) Skipf(format string, args ...any) {
+	f.skipped = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.failed = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func TestStartWithoutKannel(t *testing.T) {
+	noKannel := func(c *config) { c.bins.bearerbox = "/nonexistent/bearerbox" }
+	tests := []struct {
+		name     string
+		env      string
+		wantSkip bool
+	}{
+		{"skips by default", "", true},
+		{"skips unless exactly 1", "yes", true},
+		{"fails when required", "1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(RequireEnv, tt.env)
+			f := &fakeTB{TB: t}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				Start(f, noKannel)
+				t.Error("Start returned without Kannel")
+			}()
+			<-done
+			if tt.wantSkip {
+				assert.Contains(t, f.skipped, "/nonexistent/bearerbox is missing")
+				assert.Empty(t, f.failed)
+			} else {
+				assert.Contains(t, f.failed, "/nonexistent/bearerbox is missing")
+				assert.Empty(t, f.skipped)
+			}
+		})
+	}
+}
+
+// TestStartRetriesTakenPort hands the first attempt a sendsms port that
+// another listener holds: smsbox cannot bind it, and Start must succeed on
+// fresh ports.
+func TestStartRetriesTakenPort(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer held.Close()
+	heldPort := held.Addr().(*net.TCPAddr).Port
+	calls := 0
+	g := Start(t, func(c *config) {
+		c.pickPorts = func() (ports, error) {
+			calls++
+			p, err := freePorts()
+			if calls == 1 {
+				p.sendsms = heldPort
+			}
+			return p, err
+		}
+	})
+	assert.Equal(t, 2, calls)
+	assert.NotContains(t, g.SendSMSURL, ":"+strconv.Itoa(heldPort)+"/")
+	status, _ := send(t, g, params(g, "4912345", "second attempt"))
+	assert.Equal(t, http.StatusAccepted, status)
+}
+
 // TestStopLeavesNothing checks that the processes are gone after Cleanup and
 // that the gateway stayed inside its directory.
 func TestStopLeavesNothing(t *testing.T) {
@@ -305,12 +384,13 @@ func sendMany(t testing.TB, g *Gateway, n, workers int) []string {
 // BenchmarkStart measures starting a gateway until it is ready, and
 // stopping it (reported separately as stop-ns/op).
 func BenchmarkStart(b *testing.B) {
-	if missing() != "" {
-		b.Skip(missing())
+	c := defaultConfig()
+	if reason := c.bins.missing(); reason != "" {
+		b.Skip(reason)
 	}
 	var stopping time.Duration
 	for i := 0; i < b.N; i++ {
-		g, err := start(b.TempDir(), config{queueLimit: DefaultQueueLimit})
+		g, err := start(b.TempDir(), c)
 		if err != nil {
 			b.Fatal(err)
 		}
