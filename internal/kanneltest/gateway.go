@@ -70,7 +70,7 @@ const (
 	startAttempts = 3                     // fresh ports each time
 	startTimeout  = 20 * time.Second      // per attempt
 	pollInterval  = 20 * time.Millisecond // readiness and WaitReceived
-	probeTimeout  = 2 * time.Second       // one readiness HTTP request
+	probeTimeout  = 5 * time.Second       // one readiness HTTP request
 	smscTimeout   = 10 * time.Second      // StopSMSC / StartSMSC
 	logTail       = 2048                  // bytes of each log in errors
 	fakesmscLog   = "fakesmsc.out"        // what the fake SMSC received
@@ -251,7 +251,7 @@ func start(dir string, c config) (g *Gateway, err error) {
 	}
 	// smsbox and fakesmsc give up when bearerbox is not listening yet.
 	for _, port := range []int{p.box, p.smsc, p.admin} {
-		if err := waitFor(ctx, g.bearerbox, func() bool { return listening(port) }); err != nil {
+		if err := waitFor(ctx, g.bearerbox, func(context.Context) bool { return listening(port) }); err != nil {
 			return g, fmt.Errorf("bearerbox not listening on %d: %w", port, err)
 		}
 	}
@@ -311,11 +311,24 @@ func listening(port int) bool {
 }
 
 // waitFor polls ready until it is true, the process p exits, or ctx ends.
-func waitFor(ctx context.Context, p *process, ready func() bool) error {
+// The context passed to ready is cancelled as soon as p exits, so that a
+// probe stuck on a port held by someone else does not wait for its timeout.
+func waitFor(ctx context.Context, p *process, ready func(context.Context) bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if p != nil {
+		go func() {
+			select {
+			case <-p.done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	for {
-		if ready() {
+		if ready(ctx) {
 			return nil
 		}
 		if p != nil && p.exited() {
@@ -330,8 +343,12 @@ func waitFor(ctx context.Context, p *process, ready func() bool) error {
 }
 
 // get fetches u and returns the status and at most 64 KiB of the body.
-func (g *Gateway) get(u string) (int, string, error) {
-	resp, err := g.client.Get(u)
+func (g *Gateway) get(ctx context.Context, u string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := g.client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -342,8 +359,8 @@ func (g *Gateway) get(u string) (int, string, error) {
 
 // smscOnline reports whether bearerbox's status page shows the fake SMSC
 // as connected.
-func (g *Gateway) smscOnline() bool {
-	status, body, err := g.get(g.StatusURL)
+func (g *Gateway) smscOnline(ctx context.Context) bool {
+	status, body, err := g.get(ctx, g.StatusURL)
 	if err != nil || status != http.StatusOK {
 		return false
 	}
@@ -369,9 +386,9 @@ func smscState(status string, port int) string {
 // sendsmsReady probes sendsms with this gateway's credentials and a
 // receiver the fake SMSC denies: the answer "Not routable" proves that
 // this smsbox, its bearerbox and the routing are up, and sends nothing.
-func (g *Gateway) sendsmsReady() bool {
+func (g *Gateway) sendsmsReady(ctx context.Context) bool {
 	q := url.Values{"username": {g.Username}, "password": {g.Password}, "to": {DeniedPrefix + "0"}, "text": {"probe"}}
-	status, body, err := g.get(g.SendSMSURL + "?" + q.Encode())
+	status, body, err := g.get(ctx, g.SendSMSURL+"?"+q.Encode())
 	return err == nil && status == http.StatusForbidden && strings.HasPrefix(body, "Not routable")
 }
 
@@ -410,7 +427,7 @@ func (g *Gateway) StopSMSC(t testing.TB) {
 	g.fakesmsc.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), smscTimeout)
 	defer cancel()
-	if err := waitFor(ctx, g.bearerbox, func() bool { return !g.smscOnline() }); err != nil {
+	if err := waitFor(ctx, g.bearerbox, func(ctx context.Context) bool { return !g.smscOnline(ctx) }); err != nil {
 		t.Fatalf("kanneltest: bearerbox still shows the fake SMSC online: %v%s", err, g.logTails())
 	}
 }
