@@ -42,6 +42,9 @@ type Summary struct {
 	Failed       int
 	Skipped      int
 	NotAttempted int
+	// Parts is the SMS parts of the sent messages: what the mailing cost.
+	// (A failed message of KindAmbiguous may have cost its parts too.)
+	Parts int
 	// Duration is the wall time of the whole mailing.
 	Duration time.Duration
 }
@@ -51,6 +54,7 @@ func (s *Summary) add(r Result) {
 	switch r.Status {
 	case StatusSent:
 		s.Sent++
+		s.Parts += r.Parts
 	case StatusFailed:
 		s.Failed++
 	case StatusSkipped:
@@ -144,7 +148,9 @@ type job struct {
 	to, number string
 }
 
-func (j job) result() Result { return Result{Index: j.index, To: j.to, Number: j.number} }
+func (j job) result(info TextInfo) Result {
+	return Result{Index: j.index, To: j.to, Number: j.number, Encoding: info.Encoding, Parts: info.Parts}
+}
 
 // run is the mailing engine behind Mailing and MailingStream. size is the
 // number of entries when known (-1 otherwise), to start no more workers than
@@ -170,6 +176,7 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 	stop, cancel, release := c.stopContext(ctx)
 	defer release()
 
+	info, textErr := c.checkText(s.Text)
 	workers := c.concurrency
 	if size >= 0 && size < workers {
 		workers = size
@@ -181,7 +188,7 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				r := j.result()
+				r := j.result(info)
 				if cause := stopCause(ctx, stop); cause != nil {
 					r.Err = notAttempted(cause)
 					emit(r)
@@ -202,7 +209,7 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 	}
 	i := 0
 	for to := range s.To {
-		res, ok := c.validate(to, s.Text)
+		res, ok := c.validate(to, info, textErr)
 		res.Index = i
 		i++
 		switch {

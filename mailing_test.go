@@ -53,7 +53,7 @@ func TestMailingResultsInOrder(t *testing.T) {
 	assert.ErrorIs(t, rep.Results[5].Err, ErrInvalidNumber)
 	assert.Equal(t, 3, fp.callCount(), "the duplicate is sent once")
 
-	assert.Equal(t, Summary{Total: 6, Sent: 2, Failed: 1, Skipped: 3, Duration: rep.Duration}, rep.Summary)
+	assert.Equal(t, Summary{Total: 6, Sent: 2, Failed: 1, Skipped: 3, Parts: 2, Duration: rep.Duration}, rep.Summary)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrRejected)
 	assert.ErrorIs(t, err, ErrInvalidNumber)

@@ -56,6 +56,10 @@ type Result struct {
 	Receipt
 	// Attempts is how many times the message was handed to the provider.
 	Attempts int
+	// Encoding and Parts describe the text as Analyze does: what one
+	// delivery costs.
+	Encoding Encoding
+	Parts    int
 	// Err is nil when the message was sent, and says why not otherwise (see
 	// Status for what it holds).
 	Err error

@@ -74,6 +74,7 @@ package sms
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -93,6 +94,8 @@ type Client struct {
 	concurrency int
 	log         *slog.Logger
 	normalize   Normalizer
+	maxParts    int
+	limitParts  bool
 	hooks       Hooks
 	gate        gate
 
@@ -154,7 +157,8 @@ func (c *Client) Send(ctx context.Context, msg Message) (Result, error) {
 		return res, res.Err
 	}
 	defer c.calls.Done()
-	res, ok := c.validate(msg.To, msg.Text)
+	info, textErr := c.checkText(msg.Text)
+	res, ok := c.validate(msg.To, info, textErr)
 	if ok {
 		msg.To = res.Number
 		stop, _, release := c.stopContext(ctx)
@@ -222,13 +226,26 @@ func stopCause(ctx, stop context.Context) error {
 	return ctx.Err()
 }
 
-// validate checks a message before any provider sees it. The returned Result
-// is final (Skipped) when ok is false.
-func (c *Client) validate(to, text string) (res Result, ok bool) {
-	res.To = to
-	if text == "" {
-		res.Status = StatusSkipped
-		res.Err = &Error{Kind: KindInvalid, Err: ErrEmptyText}
+// checkText analyzes a text once for every message that carries it, and
+// returns the *Error that refuses it, if any.
+func (c *Client) checkText(text string) (TextInfo, error) {
+	info := Analyze(text)
+	switch {
+	case text == "":
+		return info, &Error{Kind: KindInvalid, Err: ErrEmptyText}
+	case c.maxParts > 0 && info.Parts > c.maxParts:
+		return info, &Error{Kind: KindInvalid, Err: fmt.Errorf("%w: %d parts (%s), at most %d allowed", ErrTooManyParts, info.Parts, info.Encoding, c.maxParts)}
+	}
+	return info, nil
+}
+
+// validate checks one recipient of a text that checkText analyzed (textErr
+// is its verdict) before any provider sees it. The returned Result is final
+// (Skipped) when ok is false.
+func (c *Client) validate(to string, info TextInfo, textErr error) (res Result, ok bool) {
+	res.To, res.Encoding, res.Parts = to, info.Encoding, info.Parts
+	if textErr != nil {
+		res.Status, res.Err = StatusSkipped, textErr
 		return res, false
 	}
 	n, err := c.normalize(to)
@@ -249,7 +266,7 @@ func (c *Client) validate(to, text string) (res Result, ok bool) {
 func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Result {
 	timed := c.hooks.Attempt != nil || c.log.Enabled(ctx, slog.LevelDebug)
 	for attempt := 1; ; attempt++ {
-		if err := c.wait(ctx, stop); err != nil {
+		if err := c.wait(ctx, stop, c.cost(res)); err != nil {
 			if attempt == 1 {
 				res.Status = StatusNotAttempted
 				res.Err = notAttempted(err)
@@ -298,7 +315,7 @@ func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Res
 
 // wait holds an attempt back until the throttle gate opens and the rate
 // limiter allows it.
-func (c *Client) wait(ctx, stop context.Context) error {
+func (c *Client) wait(ctx, stop context.Context, n int) error {
 	if err := stopCause(ctx, stop); err != nil {
 		return err
 	}
@@ -317,13 +334,22 @@ func (c *Client) wait(ctx, stop context.Context) error {
 	if c.limiter == nil {
 		return nil
 	}
-	if err := waitLimiter(stop, c.limiter, 1); err != nil {
+	if err := waitLimiter(stop, c.limiter, n); err != nil {
 		if cause := stopCause(ctx, stop); cause != nil {
 			return cause
 		}
 		return err
 	}
 	return nil
+}
+
+// cost is what one attempt of res takes from the rate limiter: 1, or its
+// parts with WithLimitPerPart.
+func (c *Client) cost(res Result) int {
+	if c.limitParts && res.Parts > 1 {
+		return res.Parts
+	}
+	return 1
 }
 
 // attempted reports one provider call to the hooks and the log.
