@@ -258,3 +258,32 @@ func (ts *testService) messageCount(t *testing.T) int {
 		cursor = p.NextCursor
 	}
 }
+
+// lockedBuffer collects log output from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// newTestLogger logs everything, debug included, as JSON into w.
+func newTestLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// newServer serves svc's API on a test server.
+func newServer(t *testing.T, svc *Service) *httptest.Server {
+	t.Helper()
+	return httptest.NewServer(svc.Handler())
+}

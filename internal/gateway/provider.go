@@ -32,9 +32,8 @@ type ProviderConfig struct {
 	Options json.RawMessage `json:"options,omitempty"`
 }
 
-// ProviderFactory builds the provider of one type from its options. name is
-// the provider's configured name; build returns another configured provider
-// by name (for types that combine providers, such as failover).
+// ProviderFactory builds the provider of one type from its options (the
+// raw JSON of ProviderConfig.Options; empty when none were given).
 type ProviderFactory func(env ProviderEnv, options json.RawMessage) (sms.Provider, error)
 
 // ProviderEnv is what a ProviderFactory may use.
@@ -51,7 +50,10 @@ type ProviderEnv struct {
 // providerTypes maps a ProviderConfig.Type to its constructor. Adding a type
 // is adding one entry.
 var providerTypes = map[string]ProviderFactory{
-	"log": newLogProvider,
+	"log":      newLogProvider,
+	"mock":     newMockProvider,
+	"failover": newFailoverProvider,
+	"routing":  newRoutingProvider,
 }
 
 // ProviderTypes returns the names of the provider types, sorted.

@@ -1,0 +1,123 @@
+package gateway
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.json")
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	return p
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Run("no file means one log provider and the defaults", func(t *testing.T) {
+		t.Setenv("SMSGATEWAY_API_KEYS", "")
+		cfg, err := LoadConfig("")
+		require.NoError(t, err)
+		assert.Equal(t, map[string]ProviderConfig{"log": {Type: "log"}}, cfg.Providers)
+		assert.Equal(t, 30*time.Second, cfg.SendTimeout.D())
+		assert.Equal(t, 3*time.Second, cfg.DefaultWait.D())
+		assert.Empty(t, cfg.APIKeys)
+	})
+	t.Run("a full file", func(t *testing.T) {
+		t.Setenv("SMSGATEWAY_API_KEYS", " env-key ,")
+		cfg, err := LoadConfig(writeFile(t, `{
+			"api_keys": ["file-key"],
+			"send_timeout": 5,
+			"default_wait": "1s",
+			"providers": {
+				"Google": {"type": "mock", "rate_limit": 500, "options": {"latency": "10ms", "fail": {"88005553535": "rejected"}}},
+				"Yandex": {"type": "log"},
+				"both": {"type": "failover", "options": {"vendors": ["Google", "Yandex"]}},
+				"by-country": {"type": "routing", "options": {"routes": {"+7": "Yandex"}, "default": "Google"}}
+			}}`))
+		require.NoError(t, err)
+		assert.Equal(t, []string{"file-key", "env-key"}, cfg.APIKeys)
+		assert.Equal(t, 5*time.Second, cfg.SendTimeout.D())
+		assert.Equal(t, time.Second, cfg.DefaultWait.D())
+		assert.Equal(t, []string{"Google", "Yandex", "both", "by-country"}, cfg.names())
+		ps, err := buildProviders(cfg, &store{now: time.Now}, newMetrics().hooks, slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		require.Len(t, ps, 4)
+		require.NoError(t, closeProviders(ps))
+	})
+	for _, tc := range []struct{ name, file string }{
+		{"unknown field", `{"sned_timeout": "1s"}`},
+		{"unknown type", `{"providers": {"x": {"type": "carrier-pigeon"}}}`},
+		{"bad duration", `{"send_timeout": "soon"}`},
+		{"default wait above max", `{"default_wait": "1m", "max_wait": "10s"}`},
+		{"negative rate", `{"providers": {"x": {"type": "log", "rate_limit": -1}}}`},
+		{"not JSON", `providers: x`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadConfig(writeFile(t, tc.file))
+			assert.Error(t, err)
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		_, err := LoadConfig(filepath.Join(t.TempDir(), "none.json"))
+		assert.ErrorIs(t, err, os.ErrNotExist)
+	})
+}
+
+func TestBuildProvidersErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		providers string
+	}{
+		{"unknown option", `{"a": {"type": "log", "options": {"dealy": "1s"}}}`},
+		{"unknown vendor", `{"a": {"type": "failover", "options": {"vendors": ["nobody"]}}}`},
+		{"cycle", `{"a": {"type": "failover", "options": {"vendors": ["b"]}}, "b": {"type": "failover", "options": {"vendors": ["a"]}}}`},
+		{"no vendors", `{"a": {"type": "failover", "options": {"vendors": []}}}`},
+		{"unknown kind", `{"a": {"type": "mock", "options": {"fail": {"88005553535": "lost"}}}}`},
+		{"bad route", `{"a": {"type": "log"}, "r": {"type": "routing", "options": {"routes": {"x1": "a"}}}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &Config{}
+			require.NoError(t, json.Unmarshal([]byte(tc.providers), &cfg.Providers))
+			require.NoError(t, cfg.setDefaults())
+			_, err := buildProviders(cfg, &store{now: time.Now}, newMetrics().hooks, slog.New(slog.DiscardHandler))
+			assert.Error(t, err)
+		})
+	}
+}
+
+// TestProviderTypes sends through mock, failover and routing providers
+// configured from JSON.
+func TestProviderTypes(t *testing.T) {
+	cfg := testConfig(nil)
+	require.NoError(t, json.Unmarshal([]byte(`{
+		"down": {"type": "mock", "options": {"fail_every": 1, "fail_every_kind": "temporary"}},
+		"up": {"type": "mock", "options": {"fail": {"88005553535": "rejected"}}},
+		"both": {"type": "failover", "options": {"vendors": ["down", "up"]}},
+		"by-prefix": {"type": "routing", "options": {"routes": {"7999": "up"}}}
+	}`), &cfg.Providers))
+	ts := startService(t, "sqlite", cfg)
+
+	var a answer
+	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=both&phone_number=79990000001&message=x", "", &a))
+	assert.Equal(t, statusSuccess, a.TaskStatus)
+	assert.Equal(t, "up", a.single(t)["vendor"], "failover went past the vendor that is down")
+
+	a = answer{}
+	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=up&phone_number=88005553535&message=x", "", &a))
+	assert.Equal(t, statusFailure, a.TaskStatus)
+	assert.Equal(t, "rejected", a.single(t)["kind"])
+
+	a = answer{}
+	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address=by-prefix&message=x", "[79990000001, 88005553599]", &a))
+	list := a.list(t)
+	assert.Equal(t, StateSent, list[0]["state"])
+	assert.Equal(t, StateFailed, list[1]["state"], "no route for the second number")
+}
