@@ -156,14 +156,12 @@ func (s *Service) submit(mailing bool) http.Handler {
 		}
 		s.metrics.tasks.WithLabelValues(t.Kind).Inc()
 		t.JobID = jobID
-		var job *rivertype.JobRow
+		var ans taskAnswer
 		if req.Wait > 0 {
-			job, err = s.waitJob(r.Context(), jobID, req.Wait)
-			if err != nil {
-				job = nil
-			}
+			ans, err = s.waitTask(r.Context(), t, req.Wait)
+		} else {
+			ans, err = s.answer(r.Context(), t, nil)
 		}
-		ans, err := s.answer(r.Context(), t, job)
 		if err != nil {
 			// The task is queued: say so rather than fail.
 			s.log.Error("read task", "task_id", t.ID, "error", err)
@@ -277,10 +275,15 @@ func celeryStatus(job *rivertype.JobRow, counts map[string]int, active int) stri
 		}
 		return statusFailure
 	}
+	if job != nil && (job.State == rivertype.JobStateDiscarded || job.State == rivertype.JobStateCancelled) {
+		return statusFailure
+	}
+	if active == 0 && len(counts) > 0 {
+		// Every message is final: the outcome is known even before River's
+		// completer marks the job completed.
+		return outcome()
+	}
 	if job == nil {
-		if active == 0 && len(counts) > 0 {
-			return outcome()
-		}
 		return statusPending
 	}
 	switch job.State {
@@ -324,12 +327,7 @@ func (s *Service) getTask(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "read task", err)
 		return
 	}
-	job, err := s.eng.jobGet(r.Context(), t.JobID)
-	if err != nil && !errors.Is(err, errJobNotFound) {
-		s.internalError(w, "read job", err)
-		return
-	}
-	ans, err := s.answer(r.Context(), t, job)
+	ans, err := s.read(r.Context(), t)
 	if err != nil {
 		s.internalError(w, "read task", err)
 		return

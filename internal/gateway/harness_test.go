@@ -75,7 +75,7 @@ func (p *scriptProvider) callsTo(number string) int {
 }
 
 // registerTestProvider makes p the provider of type "test" named name.
-func registerTestProvider(t *testing.T, name string, p sms.Provider) ProviderConfig {
+func registerTestProvider(t testing.TB, name string, p sms.Provider) ProviderConfig {
 	testProviders.Store(name, p)
 	t.Cleanup(func() { testProviders.Delete(name) })
 	return ProviderConfig{Type: "test"}
@@ -98,7 +98,7 @@ func backends(t *testing.T) []string {
 
 // postgresSchemaURL creates a fresh schema for one test and returns a URL
 // whose connections use it.
-func postgresSchemaURL(t *testing.T) string {
+func postgresSchemaURL(t testing.TB) string {
 	base := os.Getenv("SMS_TEST_POSTGRES_URL")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -142,7 +142,7 @@ type testService struct {
 
 // startService runs a Service on backend with cfg behind an httptest server;
 // both stop at the end of the test.
-func startService(t *testing.T, backend string, cfg *Config) *testService {
+func startService(t testing.TB, backend string, cfg *Config) *testService {
 	t.Helper()
 	require.NoError(t, cfg.setDefaults())
 	o := Options{Config: cfg, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}
@@ -170,7 +170,7 @@ func startService(t *testing.T, backend string, cfg *Config) *testService {
 }
 
 // do sends a request and decodes a JSON answer into out (when not nil).
-func (ts *testService) do(t *testing.T, method, path string, body string, out any) int {
+func (ts *testService) do(t testing.TB, method, path string, body string, out any) int {
 	t.Helper()
 	var r io.Reader
 	if body != "" {

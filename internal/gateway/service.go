@@ -31,6 +31,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -103,7 +104,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return &taskWorker{
 			store: st, providers: s.providers, draining: s.draining,
 			slice: cfg.MailingSlice.D(), timeout: cfg.jobTimeout(), resendInterrupted: cfg.ResendInterrupted,
-			log: log, now: time.Now,
+			log: log, now: time.Now, done: s.waiters.wake,
 		}
 	}
 	var err error
@@ -142,8 +143,9 @@ func (s *Service) Start(ctx context.Context) error {
 	go func() {
 		defer close(s.subDone)
 		for ev := range events {
-			if ev.Job != nil {
-				s.waiters.wake(ev.Job.ID)
+			var args taskArgs
+			if ev.Job != nil && json.Unmarshal(ev.Job.EncodedArgs, &args) == nil {
+				s.waiters.wake(args.TaskID)
 			}
 		}
 	}()
@@ -195,21 +197,22 @@ func (s *Service) Drain() {
 // Ready reports whether the database answers.
 func (s *Service) Ready(ctx context.Context) error { return s.eng.ping(ctx) }
 
-// waiters lets request handlers sleep until River reports that a job
-// changed, instead of polling in a tight loop.
+// waiters lets request handlers sleep until a task may have changed (a run
+// of it ended, or River reports an event of its job), instead of polling in
+// a tight loop.
 type waiters struct {
 	mu     sync.Mutex
-	byJob  map[int64][]chan struct{}
+	byJob  map[string][]chan struct{}
 	closed chan struct{}
 }
 
 func newWaiters() *waiters {
-	return &waiters{byJob: make(map[int64][]chan struct{}), closed: make(chan struct{})}
+	return &waiters{byJob: make(map[string][]chan struct{}), closed: make(chan struct{})}
 }
 
-// register returns a channel closed at the next event of job id, and a
+// register returns a channel closed at the next change of task id, and a
 // function to drop it.
-func (w *waiters) register(id int64) (<-chan struct{}, func()) {
+func (w *waiters) register(id string) (<-chan struct{}, func()) {
 	ch := make(chan struct{})
 	w.mu.Lock()
 	w.byJob[id] = append(w.byJob[id], ch)
@@ -232,7 +235,7 @@ func (w *waiters) register(id int64) (<-chan struct{}, func()) {
 	}
 }
 
-func (w *waiters) wake(id int64) {
+func (w *waiters) wake(id string) {
 	w.mu.Lock()
 	list := w.byJob[id]
 	delete(w.byJob, id)
@@ -252,40 +255,52 @@ func (w *waiters) closeAll() {
 	}
 }
 
-// pollEvery is how often a waiting request rereads the job when no event
-// arrives: events come only from this process's River client, while on
-// PostgreSQL another process may run the job.
+// pollEvery is how often a waiting request rereads the task when nothing
+// wakes it: wake-ups come only from this process, while on PostgreSQL
+// another process may run the task.
 const pollEvery = 200 * time.Millisecond
 
-// waitJob rereads job id until it reaches a final state or d has passed,
-// and returns the last row read.
-func (s *Service) waitJob(ctx context.Context, id int64, d time.Duration) (*rivertype.JobRow, error) {
+// waitTask rereads task t until it is SUCCESS or FAILURE, d has passed, the
+// request ends or the service drains, and returns its last answer. It reads
+// the message rows, which are final as soon as the last send returns, so it
+// does not wait for River's completer (which batches completions for up to
+// 250 ms).
+func (s *Service) waitTask(ctx context.Context, t task, d time.Duration) (taskAnswer, error) {
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
-		woke, drop := s.waiters.register(id)
-		job, err := s.eng.jobGet(ctx, id)
-		if err != nil || jobFinal(job.State) {
+		woke, drop := s.waiters.register(t.ID)
+		ans, err := s.read(ctx, t)
+		if err != nil || ans.TaskStatus == statusSuccess || ans.TaskStatus == statusFailure {
 			drop()
-			return job, err
+			return ans, err
 		}
 		select {
 		case <-woke:
 		case <-tick.C:
 		case <-deadline.C:
 			drop()
-			return job, nil
+			return ans, nil
 		case <-s.waiters.closed:
 			drop()
-			return job, nil
+			return ans, nil
 		case <-ctx.Done():
 			drop()
-			return job, nil
+			return ans, nil
 		}
 		drop()
 	}
+}
+
+// read returns the current answer for task t.
+func (s *Service) read(ctx context.Context, t task) (taskAnswer, error) {
+	job, err := s.eng.jobGet(ctx, t.JobID)
+	if err != nil && !errors.Is(err, errJobNotFound) {
+		return taskAnswer{TaskID: t.ID}, err
+	}
+	return s.answer(ctx, t, job)
 }
 
 func jobFinal(st rivertype.JobState) bool {

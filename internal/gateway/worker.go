@@ -51,6 +51,9 @@ type taskWorker struct {
 	resendInterrupted bool
 	log               *slog.Logger
 	now               func() time.Time
+	// done is called with the task ID when a run returns, to wake the
+	// requests waiting for it.
+	done func(taskID string)
 }
 
 // Timeout bounds one run; see taskWorker.
@@ -63,6 +66,7 @@ var errInterrupted = errors.New("interrupted: the service stopped while the mess
 // Work runs one slice of a task.
 func (w *taskWorker) Work(ctx context.Context, job *river.Job[taskArgs]) error {
 	a := job.Args
+	defer w.done(a.TaskID)
 	// Writes that record outcomes must not be lost to a cancelled job.
 	wctx := context.WithoutCancel(ctx)
 	if w.resendInterrupted {
