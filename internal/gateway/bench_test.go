@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -70,6 +69,7 @@ func BenchmarkMailing10k(b *testing.B) {
 			cfg.MaxMailing = n
 			cfg.MaxBodyBytes = 1 << 20
 			ts := startService(b, "sqlite", cfg)
+			waits0, wait0 := ts.svc.eng.poolWait()
 			b.ResetTimer()
 			for range b.N {
 				var a answer
@@ -86,10 +86,11 @@ func BenchmarkMailing10k(b *testing.B) {
 			}
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/mailing")
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msg/s")
+			waits, wait := ts.svc.eng.poolWait()
+			b.ReportMetric(float64(waits-waits0)/float64(n*b.N), "conn-waits/msg")
+			b.ReportMetric(ms(wait-wait0)/float64(n*b.N), "conn-wait-ms/msg")
 		})
 	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-var _ = json.Number("")

@@ -36,6 +36,10 @@ type engine interface {
 	// first, it cancels them and waits for them to return.
 	stop(ctx context.Context) error
 	ping(ctx context.Context) error
+	// poolWait reports how often and how long statements waited for the
+	// SQLite connection (zero on PostgreSQL): the contention of its one
+	// writer.
+	poolWait() (count int64, total time.Duration)
 	close()
 }
 
@@ -46,6 +50,7 @@ type riverEngine[TTx any] struct {
 	begin   func(ctx context.Context) (TTx, querier, func() error, func(), error)
 	pingDB  func(ctx context.Context) error
 	closeDB func()
+	stats   func() sql.DBStats // nil on PostgreSQL
 }
 
 func (e *riverEngine[TTx]) enqueue(ctx context.Context, args taskArgs, opts *river.InsertOpts, t task, msgs []Message) (int64, error) {
@@ -88,6 +93,14 @@ func (e *riverEngine[TTx]) stop(ctx context.Context) error {
 }
 
 func (e *riverEngine[TTx]) ping(ctx context.Context) error { return e.pingDB(ctx) }
+
+func (e *riverEngine[TTx]) poolWait() (int64, time.Duration) {
+	if e.stats == nil {
+		return 0, 0
+	}
+	st := e.stats()
+	return st.WaitCount, st.WaitDuration
+}
 func (e *riverEngine[TTx]) close()                         { e.closeDB() }
 
 // engineParams is what openEngine needs besides the database.
@@ -183,6 +196,7 @@ func newSQLiteEngine(ctx context.Context, dataDir string, p engineParams) (engin
 		return nil, nil, nil, err
 	}
 	e.pingDB = db.PingContext
+	e.stats = db.Stats
 	e.closeDB = func() { _ = db.Close() }
 	return e, st, w, nil
 }
