@@ -101,7 +101,7 @@ func (e *riverEngine[TTx]) poolWait() (int64, time.Duration) {
 	st := e.stats()
 	return st.WaitCount, st.WaitDuration
 }
-func (e *riverEngine[TTx]) close()                         { e.closeDB() }
+func (e *riverEngine[TTx]) close() { e.closeDB() }
 
 // engineParams is what openEngine needs besides the database.
 type engineParams struct {
