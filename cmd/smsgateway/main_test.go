@@ -258,6 +258,27 @@ func writeConfig(t *testing.T, dir string) (cfgPath, outboxPath string) {
 	return cfgPath, outboxPath
 }
 
+// setup returns the arguments of a service with the slow "log" provider
+// and its own data directory, and the path of the provider's outbox.
+func setup(t *testing.T) (args []string, outboxPath string) {
+	dir := t.TempDir()
+	cfgPath, outboxPath := writeConfig(t, dir)
+	return []string{"-data-dir", filepath.Join(dir, "data"), "-config", cfgPath}, outboxPath
+}
+
+// startMailing posts a mailing of n numbers and waits until done of them
+// are finished.
+func (p *proc) startMailing(t *testing.T, n, done int) (list []string, taskID string) {
+	t.Helper()
+	list, body := numbers(n)
+	mailing := p.post(t, "/mailing?address=log&message=Welcome!&wait=0", body)
+	require.Eventually(t, func() bool {
+		pr := p.task(t, mailing.TaskID).Progress
+		return pr != nil && pr.Done >= done
+	}, 20*time.Second, 20*time.Millisecond)
+	return list, mailing.TaskID
+}
+
 func numbers(n int) (list []string, body string) {
 	for i := range n {
 		list = append(list, fmt.Sprintf("7999%07d", i))
@@ -274,26 +295,18 @@ func TestKillAndRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the service as a subprocess and waits for River's rescuer")
 	}
-	dir := t.TempDir()
-	cfgPath, outboxPath := writeConfig(t, dir)
-	data := filepath.Join(dir, "data")
-
-	a := startProc(t, "-data-dir", data, "-config", cfgPath)
+	args, outboxPath := setup(t)
+	a := startProc(t, args...)
 	delayed := a.post(t, "/sending?address=log&phone_number=79161234567&message=later&delay=3s&wait=0", "")
 	require.Equal(t, "PENDING", delayed.TaskStatus)
-	list, body := numbers(80)
-	mailing := a.post(t, "/mailing?address=log&message=Welcome!&wait=0", body)
-	require.Eventually(t, func() bool {
-		p := a.task(t, mailing.TaskID).Progress
-		return p != nil && p.Done >= 20
-	}, 20*time.Second, 20*time.Millisecond)
+	list, mailing := a.startMailing(t, 80, 20)
 	a.kill(t)
 	before := outbox(t, outboxPath)
 	require.Less(t, len(before), len(list), "the kill came before the end of the mailing")
 	assert.Zero(t, before["79161234567"], "the delayed sending was not due")
 
-	b := startProc(t, "-data-dir", data, "-config", cfgPath)
-	got := b.await(t, mailing.TaskID, 90*time.Second)
+	b := startProc(t, args...)
+	got := b.await(t, mailing, 90*time.Second)
 	d := b.await(t, delayed.TaskID, 30*time.Second)
 	assert.Equal(t, "SUCCESS", d.TaskStatus)
 
@@ -328,23 +341,15 @@ func TestGracefulStop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the service as a subprocess")
 	}
-	dir := t.TempDir()
-	cfgPath, outboxPath := writeConfig(t, dir)
-	data := filepath.Join(dir, "data")
-
-	a := startProc(t, "-data-dir", data, "-config", cfgPath)
-	list, body := numbers(60)
-	mailing := a.post(t, "/mailing?address=log&message=Welcome!&wait=0", body)
-	require.Eventually(t, func() bool {
-		p := a.task(t, mailing.TaskID).Progress
-		return p != nil && p.Done >= 10
-	}, 20*time.Second, 20*time.Millisecond)
+	args, outboxPath := setup(t)
+	a := startProc(t, args...)
+	list, mailing := a.startMailing(t, 60, 10)
 	require.NoError(t, a.term(t, 20*time.Second), "exit status after SIGTERM")
 	before := outbox(t, outboxPath)
 	require.Less(t, len(before), len(list))
 
-	b := startProc(t, "-data-dir", data, "-config", cfgPath)
-	got := b.await(t, mailing.TaskID, 60*time.Second)
+	b := startProc(t, args...)
+	got := b.await(t, mailing, 60*time.Second)
 	assert.Equal(t, "SUCCESS", got.TaskStatus)
 	sent := outbox(t, outboxPath)
 	for i, r := range got.TaskResult {

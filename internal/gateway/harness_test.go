@@ -240,23 +240,34 @@ type messagesPage struct {
 	NextCursor string    `json:"next_cursor"`
 }
 
-// messageCount counts every row of the message log.
-func (ts *testService) messageCount(t *testing.T) int {
+// allPages reads the message log page by page (limit per page) and
+// returns the pages.
+func (ts *testService) allPages(t *testing.T, limit int) []messagesPage {
 	t.Helper()
-	n, cursor := 0, ""
+	var pages []messagesPage
+	cursor := ""
 	for {
 		var p messagesPage
-		path := "/messages?limit=1000"
+		path := fmt.Sprintf("/messages?limit=%d", limit)
 		if cursor != "" {
 			path += "&cursor=" + cursor
 		}
 		require.Equal(t, http.StatusOK, ts.do(t, "GET", path, "", &p))
-		n += len(p.Messages)
+		pages = append(pages, p)
 		if p.NextCursor == "" {
-			return n
+			return pages
 		}
 		cursor = p.NextCursor
 	}
+}
+
+// messageCount counts every row of the message log.
+func (ts *testService) messageCount(t *testing.T) int {
+	n := 0
+	for _, p := range ts.allPages(t, 1000) {
+		n += len(p.Messages)
+	}
+	return n
 }
 
 // lockedBuffer collects log output from several goroutines.

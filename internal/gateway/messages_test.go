@@ -75,26 +75,14 @@ func TestMessageLog(t *testing.T) {
 			})
 			t.Run("paging", func(t *testing.T) {
 				seen := map[int64]bool{}
-				cursor := ""
-				pages := 0
-				for {
-					var page messagesPage
-					path := "/messages?limit=4"
-					if cursor != "" {
-						path += "&cursor=" + cursor
-					}
-					require.Equal(t, http.StatusOK, ts.do(t, "GET", path, "", &page))
-					pages++
+				pages := ts.allPages(t, 4)
+				for _, page := range pages {
 					for _, m := range page.Messages {
 						assert.False(t, seen[m.ID], "message %d on two pages", m.ID)
 						seen[m.ID] = true
 					}
-					if page.NextCursor == "" {
-						break
-					}
-					cursor = page.NextCursor
 				}
-				assert.Equal(t, 2, pages)
+				assert.Len(t, pages, 2)
 				assert.Len(t, seen, 6)
 			})
 			t.Run("bad filters", func(t *testing.T) {
