@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/smsgateway/sms/internal/gateway/pgtest"
 )
 
 func TestMain(m *testing.M) {
@@ -259,11 +261,16 @@ func writeConfig(t *testing.T, dir string) (cfgPath, outboxPath string) {
 }
 
 // setup returns the arguments of a service with the slow "log" provider
-// and its own data directory, and the path of the provider's outbox.
-func setup(t *testing.T) (args []string, outboxPath string) {
+// and its own data directory (or PostgreSQL schema), and the path of the
+// provider's outbox.
+func setup(t *testing.T, backend string) (args []string, outboxPath string) {
 	dir := t.TempDir()
 	cfgPath, outboxPath := writeConfig(t, dir)
-	return []string{"-data-dir", filepath.Join(dir, "data"), "-config", cfgPath}, outboxPath
+	args = []string{"-data-dir", filepath.Join(dir, "data"), "-config", cfgPath}
+	if backend == "postgres" {
+		args = append(args, "-database", pgtest.SchemaURL(t))
+	}
+	return args, outboxPath
 }
 
 // startMailing posts a mailing of n numbers and waits until done of them
@@ -295,43 +302,47 @@ func TestKillAndRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the service as a subprocess and waits for River's rescuer")
 	}
-	args, outboxPath := setup(t)
-	a := startProc(t, args...)
-	delayed := a.post(t, "/sending?address=log&phone_number=79161234567&message=later&delay=3s&wait=0", "")
-	require.Equal(t, "PENDING", delayed.TaskStatus)
-	list, mailing := a.startMailing(t, 80, 20)
-	a.kill(t)
-	before := outbox(t, outboxPath)
-	require.Less(t, len(before), len(list), "the kill came before the end of the mailing")
-	assert.Zero(t, before["79161234567"], "the delayed sending was not due")
+	for _, backend := range pgtest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			args, outboxPath := setup(t, backend)
+			a := startProc(t, args...)
+			delayed := a.post(t, "/sending?address=log&phone_number=79161234567&message=later&delay=3s&wait=0", "")
+			require.Equal(t, "PENDING", delayed.TaskStatus)
+			list, mailing := a.startMailing(t, 80, 20)
+			a.kill(t)
+			before := outbox(t, outboxPath)
+			require.Less(t, len(before), len(list), "the kill came before the end of the mailing")
+			assert.Zero(t, before["79161234567"], "the delayed sending was not due")
 
-	b := startProc(t, args...)
-	got := b.await(t, mailing, 90*time.Second)
-	d := b.await(t, delayed.TaskID, 30*time.Second)
-	assert.Equal(t, "SUCCESS", d.TaskStatus)
+			b := startProc(t, args...)
+			got := b.await(t, mailing, 90*time.Second)
+			d := b.await(t, delayed.TaskID, 30*time.Second)
+			assert.Equal(t, "SUCCESS", d.TaskStatus)
 
-	sent := outbox(t, outboxPath)
-	assert.Equal(t, 1, sent["79161234567"], "the delayed sending ran once")
-	require.Len(t, got.TaskResult, len(list))
-	interrupted := 0
-	for i, r := range got.TaskResult {
-		n := list[i]
-		assert.Equal(t, n, r.Number.String())
-		assert.LessOrEqual(t, sent[n], 1, "number %s sent twice", n)
-		switch r.State {
-		case "sent":
-			assert.Equal(t, 1, sent[n], "number %s is sent but not in the outbox", n)
-		case "failed":
-			// In flight at the kill: maybe sent, never resent.
-			assert.Equal(t, "ambiguous", r.Kind)
-			interrupted++
-		default:
-			t.Errorf("number %s ended %q", n, r.State)
-		}
+			sent := outbox(t, outboxPath)
+			assert.Equal(t, 1, sent["79161234567"], "the delayed sending ran once")
+			require.Len(t, got.TaskResult, len(list))
+			interrupted := 0
+			for i, r := range got.TaskResult {
+				n := list[i]
+				assert.Equal(t, n, r.Number.String())
+				assert.LessOrEqual(t, sent[n], 1, "number %s sent twice", n)
+				switch r.State {
+				case "sent":
+					assert.Equal(t, 1, sent[n], "number %s is sent but not in the outbox", n)
+				case "failed":
+					// In flight at the kill: maybe sent, never resent.
+					assert.Equal(t, "ambiguous", r.Kind)
+					interrupted++
+				default:
+					t.Errorf("number %s ended %q", n, r.State)
+				}
+			}
+			assert.LessOrEqual(t, interrupted, concurrency, "only messages in flight can be ambiguous")
+			t.Logf("sent before the kill: %d, in flight at the kill: %d, total %d", len(before), interrupted, len(list))
+			require.NoError(t, b.term(t, 30*time.Second))
+		})
 	}
-	assert.LessOrEqual(t, interrupted, concurrency, "only messages in flight can be ambiguous")
-	t.Logf("sent before the kill: %d, in flight at the kill: %d, total %d", len(before), interrupted, len(list))
-	require.NoError(t, b.term(t, 30*time.Second))
 }
 
 // TestGracefulStop sends SIGTERM in the middle of a mailing: the process
@@ -341,22 +352,26 @@ func TestGracefulStop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the service as a subprocess")
 	}
-	args, outboxPath := setup(t)
-	a := startProc(t, args...)
-	list, mailing := a.startMailing(t, 60, 10)
-	require.NoError(t, a.term(t, 20*time.Second), "exit status after SIGTERM")
-	before := outbox(t, outboxPath)
-	require.Less(t, len(before), len(list))
+	for _, backend := range pgtest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			args, outboxPath := setup(t, backend)
+			a := startProc(t, args...)
+			list, mailing := a.startMailing(t, 60, 10)
+			require.NoError(t, a.term(t, 20*time.Second), "exit status after SIGTERM")
+			before := outbox(t, outboxPath)
+			require.Less(t, len(before), len(list))
 
-	b := startProc(t, args...)
-	got := b.await(t, mailing, 60*time.Second)
-	assert.Equal(t, "SUCCESS", got.TaskStatus)
-	sent := outbox(t, outboxPath)
-	for i, r := range got.TaskResult {
-		assert.Equal(t, "sent", r.State, "number %s", list[i])
-		assert.Equal(t, 1, sent[list[i]], "number %s", list[i])
+			b := startProc(t, args...)
+			got := b.await(t, mailing, 60*time.Second)
+			assert.Equal(t, "SUCCESS", got.TaskStatus)
+			sent := outbox(t, outboxPath)
+			for i, r := range got.TaskResult {
+				assert.Equal(t, "sent", r.State, "number %s", list[i])
+				assert.Equal(t, 1, sent[list[i]], "number %s", list[i])
+			}
+			require.NoError(t, b.term(t, 30*time.Second))
+		})
 	}
-	require.NoError(t, b.term(t, 30*time.Second))
 }
 
 // TestDataDirLock refuses a second process on the same data directory.

@@ -10,17 +10,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/smsgateway/sms"
+	"github.com/smsgateway/sms/internal/gateway/pgtest"
 )
 
 func TestMain(m *testing.M) {
@@ -81,48 +80,7 @@ func registerTestProvider(t testing.TB, name string, p sms.Provider) ProviderCon
 	return ProviderConfig{Type: "test"}
 }
 
-// backends returns the databases to run a test on: SQLite always, and
-// PostgreSQL when SMS_TEST_POSTGRES_URL is set. With SMS_REQUIRE_POSTGRES=1
-// a missing or unreachable PostgreSQL fails the test instead.
-func backends(t *testing.T) []string {
-	out := []string{"sqlite"}
-	u := os.Getenv("SMS_TEST_POSTGRES_URL")
-	if u == "" {
-		if os.Getenv("SMS_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("SMS_REQUIRE_POSTGRES=1 but SMS_TEST_POSTGRES_URL is not set")
-		}
-		return out
-	}
-	return append(out, "postgres")
-}
-
-// postgresSchemaURL creates a fresh schema for one test and returns a URL
-// whose connections use it.
-func postgresSchemaURL(t testing.TB) string {
-	base := os.Getenv("SMS_TEST_POSTGRES_URL")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	require.NoError(t, err, "SMS_TEST_POSTGRES_URL is not reachable")
-	schema := fmt.Sprintf("t_%d", time.Now().UnixNano())
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	require.NoError(t, conn.Close(ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, base); err == nil {
-			_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			_ = c.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func backends(t *testing.T) []string { return pgtest.Backends(t) }
 
 // testConfig returns a configuration with the defaults and quick timings.
 func testConfig(providers map[string]ProviderConfig) *Config {
@@ -147,7 +105,7 @@ func startService(t testing.TB, backend string, cfg *Config) *testService {
 	require.NoError(t, cfg.setDefaults())
 	o := Options{Config: cfg, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}
 	if backend == "postgres" {
-		o.DatabaseURL = postgresSchemaURL(t)
+		o.DatabaseURL = pgtest.SchemaURL(t)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
