@@ -113,24 +113,24 @@ type engineParams struct {
 // newRiverEngine migrates River's and the service's tables, then builds the
 // River client with the task worker. It is the code shared by both drivers.
 func newRiverEngine[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], st *store, p engineParams,
-	begin func(ctx context.Context) (TTx, querier, func() error, func(), error)) (*riverEngine[TTx], *taskWorker, error) {
+	begin func(ctx context.Context) (TTx, querier, func() error, func(), error)) (*riverEngine[TTx], error) {
 	mig, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: p.log})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if _, err := mig.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, nil, fmt.Errorf("river migrations: %w", err)
+		return nil, fmt.Errorf("river migrations: %w", err)
 	}
 	if err := st.migrate(ctx, func(ctx context.Context) (querier, func() error, func(), error) {
 		_, q, commit, rollback, err := begin(ctx)
 		return q, commit, rollback, err
 	}); err != nil {
-		return nil, nil, fmt.Errorf("service migrations: %w", err)
+		return nil, fmt.Errorf("service migrations: %w", err)
 	}
 	w := p.worker(st)
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, w); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	timeout := p.cfg.jobTimeout()
 	client, err := river.NewClient(driver, &river.Config{
@@ -144,9 +144,9 @@ func newRiverEngine[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]
 		RescueStuckJobsAfter: timeout + timeout/2,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return &riverEngine[TTx]{client: client, st: st, begin: begin}, w, nil
+	return &riverEngine[TTx]{client: client, st: st, begin: begin}, nil
 }
 
 // openSQLite opens (creating it if needed) the SQLite database in dataDir.
@@ -173,14 +173,14 @@ func openSQLite(dataDir string) (*sql.DB, error) {
 }
 
 // newSQLiteEngine is the embedded default: River on a SQLite file.
-func newSQLiteEngine(ctx context.Context, dataDir string, p engineParams) (engine, *store, *taskWorker, error) {
+func newSQLiteEngine(ctx context.Context, dataDir string, p engineParams) (engine, *store, error) {
 	db, err := openSQLite(dataDir)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, nil, nil, fmt.Errorf("open %s: %w", dataDir, err)
+		return nil, nil, fmt.Errorf("open %s: %w", dataDir, err)
 	}
 	st := &store{db: sqlQuerier{db}, now: time.Now}
 	begin := func(ctx context.Context) (*sql.Tx, querier, func() error, func(), error) {
@@ -190,26 +190,26 @@ func newSQLiteEngine(ctx context.Context, dataDir string, p engineParams) (engin
 		}
 		return tx, sqlQuerier{tx}, tx.Commit, func() { _ = tx.Rollback() }, nil
 	}
-	e, w, err := newRiverEngine(ctx, riversqlite.New(db), st, p, begin)
+	e, err := newRiverEngine(ctx, riversqlite.New(db), st, p, begin)
 	if err != nil {
 		_ = db.Close()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	e.pingDB = db.PingContext
 	e.stats = db.Stats
 	e.closeDB = func() { _ = db.Close() }
-	return e, st, w, nil
+	return e, st, nil
 }
 
 // newPostgresEngine runs the same code on PostgreSQL through pgx v5.
-func newPostgresEngine(ctx context.Context, url string, p engineParams) (engine, *store, *taskWorker, error) {
+func newPostgresEngine(ctx context.Context, url string, p engineParams) (engine, *store, error) {
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
-		return nil, nil, nil, errors.New("database: cannot parse the PostgreSQL URL") // the URL may hold a password
+		return nil, nil, errors.New("database: cannot parse the PostgreSQL URL") // the URL may hold a password
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, nil, nil, fmt.Errorf("database: %w", redactErr(err, url))
+		return nil, nil, fmt.Errorf("database: %w", redactErr(err, url))
 	}
 	st := &store{db: pgxQuerier{pool}, postgres: true, now: time.Now}
 	begin := func(ctx context.Context) (pgx.Tx, querier, func() error, func(), error) {
@@ -219,14 +219,14 @@ func newPostgresEngine(ctx context.Context, url string, p engineParams) (engine,
 		}
 		return tx, pgxQuerier{tx}, func() error { return tx.Commit(ctx) }, func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }, nil
 	}
-	e, w, err := newRiverEngine(ctx, riverpgxv5.New(pool), st, p, begin)
+	e, err := newRiverEngine(ctx, riverpgxv5.New(pool), st, p, begin)
 	if err != nil {
 		pool.Close()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	e.pingDB = pool.Ping
 	e.closeDB = pool.Close
-	return e, st, w, nil
+	return e, st, nil
 }
 
 // redactErr returns err with the password of url, if any, blanked out.

@@ -109,9 +109,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	var err error
 	if o.DatabaseURL != "" {
-		s.eng, s.store, _, err = newPostgresEngine(ctx, o.DatabaseURL, params)
+		s.eng, s.store, err = newPostgresEngine(ctx, o.DatabaseURL, params)
 	} else {
-		s.eng, s.store, _, err = newSQLiteEngine(ctx, o.DataDir, params)
+		s.eng, s.store, err = newSQLiteEngine(ctx, o.DataDir, params)
 	}
 	if err == nil && perr != nil {
 		s.eng.close()
@@ -311,5 +311,7 @@ func jobFinal(st rivertype.JobState) bool {
 	return false
 }
 
-// errNotFound is River's, re-exported for errors.Is in handlers.
+// errJobNotFound is what River returns for a job it no longer has (its
+// cleaner deletes finished jobs after a day); the rows then tell the
+// outcome.
 var errJobNotFound = river.ErrNotFound

@@ -31,8 +31,7 @@ const (
 	StateNotAttempted = "not_attempted"
 )
 
-// finalStates lists the states that no longer change, for validation of the
-// status filter.
+// allStates lists every state, for validation of the status filter.
 var allStates = []string{StateQueued, StateSending, StateRetry, StateSent, StateFailed, StateSkipped, StateNotAttempted}
 
 // Message is one row of the message log: one number of one task.
@@ -280,9 +279,8 @@ func (s *store) markSending(ctx context.Context, taskID, number string) error {
 	return err
 }
 
-// record stores the outcome of message id. Attempts are added to the count
-// kept by markSending only when attempts is larger (a provider call that
-// markSending did not see cannot happen, but the Result is authoritative).
+// record stores the outcome of message m.ID. The attempts are not written:
+// markSending counts them, across runs of the task too.
 func (s *store) record(ctx context.Context, m Message) error {
 	now := s.now().UnixMicro()
 	var sent *int64
