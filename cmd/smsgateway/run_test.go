@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRunFromEnvironment runs the service in-process with its settings from
+// the environment, and stops it through the context.
+func TestRunFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{
+		"SMSGATEWAY_ADDR":     "127.0.0.1:0",
+		"SMSGATEWAY_DATA_DIR": filepath.Join(dir, "from-env"),
+		"SMSGATEWAY_CONFIG":   "gateway.example.json",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &stopWhenListening{cancel: cancel}
+	require.NoError(t, run(ctx, nil, func(k string) string { return env[k] }, logs), logs.String())
+	_, err := os.Stat(filepath.Join(dir, "from-env", "smsgateway.db"))
+	assert.NoError(t, err, "the database is in the data directory from the environment")
+	assert.Contains(t, logs.String(), `"msg":"smsgateway stopped"`)
+	assert.NotContains(t, logs.String(), "change-me", "API keys are not logged")
+}
+
+func TestRunFlagsWinOverEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"SMSGATEWAY_DATA_DIR": filepath.Join(dir, "env")}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &stopWhenListening{cancel: cancel}
+	require.NoError(t, run(ctx, []string{"-addr", "127.0.0.1:0", "-data-dir", filepath.Join(dir, "flag")}, func(k string) string { return env[k] }, logs), logs.String())
+	_, err := os.Stat(filepath.Join(dir, "flag", "smsgateway.db"))
+	assert.NoError(t, err)
+	_, err = os.Stat(filepath.Join(dir, "env"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestRunRejectsBadSettings(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"providers": {"x": {"type": "nope"}}}`), 0o600))
+	for _, args := range [][]string{
+		{"-log-level", "loud"},
+		{"-config", bad},
+		{"-config", filepath.Join(dir, "missing.json")},
+		{"-no-such-flag"},
+		{"-database", "postgres://u:sekret@127.0.0.1:1/db?connect_timeout=1"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			var logs bytes.Buffer
+			err := run(context.Background(), append([]string{"-addr", "127.0.0.1:0", "-data-dir", filepath.Join(dir, "data")}, args...), func(string) string { return "" }, &logs)
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), "sekret", "a database password is not shown")
+		})
+	}
+}
+
+// stopWhenListening collects the log and cancels the service's context once
+// it listens.
+type stopWhenListening struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	cancel context.CancelFunc
+}
+
+func (w *stopWhenListening) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if bytes.Contains(p, []byte(`"msg":"smsgateway listening"`)) {
+		w.cancel()
+	}
+	return w.buf.Write(p)
+}
+
+func (w *stopWhenListening) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
