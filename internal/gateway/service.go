@@ -44,7 +44,8 @@ import (
 
 // Options configure a Service.
 type Options struct {
-	// Config is the loaded configuration; nil means the defaults.
+	// Config is the configuration; nil means the defaults, and so do its
+	// zero fields (New fills them in a copy).
 	Config *Config
 	// DataDir holds the SQLite database when DatabaseURL is empty.
 	DataDir string
@@ -78,12 +79,13 @@ type Service struct {
 // New opens the database, runs River's and the service's migrations, and
 // builds the providers. Nothing is sent until Start.
 func New(ctx context.Context, o Options) (*Service, error) {
-	cfg := o.Config
-	if cfg == nil {
-		cfg = &Config{}
-		if err := cfg.setDefaults(); err != nil {
-			return nil, err
-		}
+	cfg := &Config{}
+	if o.Config != nil {
+		c := *o.Config // defaults go into a copy
+		cfg = &c
+	}
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
 	}
 	log := o.Logger
 	if log == nil {
