@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestInterruptedMessages plays what a crash leaves behind: a message marked
+// "sending" when its task runs. By default it is reported as ambiguous and
+// not resent; with ResendInterrupted it is sent again.
+func TestInterruptedMessages(t *testing.T) {
+	for _, resend := range []bool{false, true} {
+		t.Run(map[bool]string{false: "default", true: "resend_interrupted"}[resend], func(t *testing.T) {
+			p := &scriptProvider{}
+			name := "crash-" + t.Name()
+			cfg := testConfig(map[string]ProviderConfig{name: registerTestProvider(t, name, p)})
+			cfg.ResendInterrupted = resend
+			ts := startService(t, "sqlite", cfg)
+			var a answer
+			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address="+name+"&message=x&wait=0&delay=1s", "[79990000001, 79990000002]", &a))
+			// As if a previous run had handed the first number to the
+			// provider and died.
+			require.NoError(t, ts.svc.store.markSending(context.Background(), a.TaskID, "79990000001"))
+
+			a = ts.awaitTask(t, a.TaskID)
+			list := a.list(t)
+			assert.Equal(t, StateSent, list[1]["state"])
+			assert.Equal(t, 1, p.callsTo("79990000002"))
+			if resend {
+				assert.Equal(t, StateSent, list[0]["state"])
+				assert.Equal(t, 1, p.callsTo("79990000001"))
+				return
+			}
+			assert.Equal(t, StateFailed, list[0]["state"])
+			assert.Equal(t, "ambiguous", list[0]["kind"])
+			assert.Contains(t, list[0]["error"], "interrupted")
+			assert.Zero(t, p.callsTo("79990000001"), "an interrupted message is not resent")
+		})
+	}
+}
+
+// TestProviderRemoved restarts the service on the same database without the
+// provider a queued task asked for: the task fails instead of waiting
+// forever.
+func TestProviderRemoved(t *testing.T) {
+	dir := t.TempDir()
+	start := func(cfg *Config) (*Service, *httptest.Server) {
+		svc, err := New(context.Background(), Options{Config: cfg, DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(t, err)
+		require.NoError(t, svc.Start(context.Background()))
+		return svc, httptest.NewServer(svc.Handler())
+	}
+	stop := func(svc *Service, srv *httptest.Server) {
+		svc.Drain()
+		srv.Close()
+		require.NoError(t, svc.Shutdown(context.Background()))
+	}
+
+	svc, srv := start(testConfig(map[string]ProviderConfig{"gone": {Type: "log"}, "log": {Type: "log"}}))
+	ts := &testService{svc: svc, srv: srv}
+	var a answer
+	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=gone&phone_number=79990000001&message=x&wait=0&delay=2s", "", &a))
+	stop(svc, srv)
+
+	svc, srv = start(testConfig(map[string]ProviderConfig{"log": {Type: "log"}}))
+	defer stop(svc, srv)
+	ts = &testService{svc: svc, srv: srv}
+	got := ts.awaitTask(t, a.TaskID)
+	assert.Equal(t, statusFailure, got.TaskStatus)
+	r := got.single(t)
+	assert.Equal(t, StateNotAttempted, r["state"])
+	assert.Contains(t, r["error"], `"gone"`)
+}
