@@ -34,29 +34,42 @@ const (
 // allStates lists every state, for validation of the status filter.
 var allStates = []string{StateQueued, StateSending, StateRetry, StateSent, StateFailed, StateSkipped, StateNotAttempted}
 
-// Message is one row of the message log: one number of one task.
+// Message is one row of the message log: one number of one task, as GET
+// /messages returns it.
 type Message struct {
-	ID       int64  `json:"id"`
-	TaskID   string `json:"task_id"`
-	Index    int    `json:"index"`
-	To       string `json:"to"`
-	Number   string `json:"number"`
-	Status   string `json:"status"`
-	Kind     string `json:"kind,omitempty"`
-	Error    string `json:"error,omitempty"`
-	Attempts int    `json:"attempts"`
+	// ID orders the log (newer is larger) and is the paging cursor.
+	ID int64 `json:"id"`
+	// TaskID and Index say which task and which entry of its input.
+	TaskID string `json:"task_id"`
+	Index  int    `json:"index"`
+	// To is the number as the request gave it; Number is it normalized.
+	To     string `json:"to"`
+	Number string `json:"number"`
+	// Status is one of the State constants.
+	Status string `json:"status"`
+	// Kind and Error say why a message was not sent (sms.Kind's names);
+	// empty when it was.
+	Kind  string `json:"kind,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Attempts counts the calls to the provider, across runs of the task.
+	Attempts int `json:"attempts"`
 	// Address is the configured provider name the task asked for.
 	Address string `json:"address"`
 	// Vendor is the provider that handled the last attempt, when a
 	// failover or routing provider says so; else the address.
-	Vendor     string     `json:"vendor,omitempty"`
-	MessageID  string     `json:"message_id,omitempty"`
-	StatusCode int        `json:"status_code,omitempty"`
-	URL        string     `json:"url,omitempty"`
-	Parts      int        `json:"parts"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
-	SentAt     *time.Time `json:"sent_at,omitempty"`
+	Vendor string `json:"vendor,omitempty"`
+	// MessageID, StatusCode and URL are the gateway's answer to the last
+	// attempt (sms.Receipt); the URL has its secrets redacted.
+	MessageID  string `json:"message_id,omitempty"`
+	StatusCode int    `json:"status_code,omitempty"`
+	URL        string `json:"url,omitempty"`
+	// Parts is how many SMS the text takes.
+	Parts int `json:"parts"`
+	// CreatedAt is when the task was accepted, UpdatedAt the last change,
+	// SentAt when the gateway accepted the message (nil if it did not).
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	SentAt    *time.Time `json:"sent_at,omitempty"`
 }
 
 // task is one row of sms_task.
@@ -314,14 +327,18 @@ func (s *store) queueDepth(ctx context.Context) (int, error) {
 // MessageFilter selects messages for GET /messages. Zero fields select
 // everything.
 type MessageFilter struct {
+	// Number is a normalized number.
 	Number string
+	// Status is one of the State constants.
 	Status string
 	TaskID string
-	From   time.Time // created at or after
-	To     time.Time // created before
+	// From and To bound CreatedAt: at or after From, before To.
+	From time.Time
+	To   time.Time
 	// After is the cursor: only messages with a smaller ID (the list is
 	// newest first).
 	After int64
+	// Limit is the page size; it must be positive.
 	Limit int
 }
 
