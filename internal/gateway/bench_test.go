@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/smsgateway/sms/internal/gateway/pgtest"
 )
 
 // BenchmarkSending measures POST /sending on SQLite with the "log"
@@ -52,8 +54,9 @@ func BenchmarkSending(b *testing.B) {
 }
 
 // BenchmarkMailing10k measures how long a 10,000-number mailing takes to
-// finish through the mock provider on SQLite, without a rate limit and
-// with 500 messages per second.
+// finish through the mock provider on SQLite (and PostgreSQL when
+// SMS_TEST_POSTGRES_URL is set), without a rate limit and with 500 messages
+// per second.
 //
 //	go test -run '^$' -bench BenchmarkMailing10k -benchtime 1x ./internal/gateway
 func BenchmarkMailing10k(b *testing.B) {
@@ -63,33 +66,44 @@ func BenchmarkMailing10k(b *testing.B) {
 		list[i] = fmt.Sprintf("7999%07d", i)
 	}
 	body := "[" + strings.Join(list, ",") + "]"
-	for _, limit := range []float64{0, 500} {
-		b.Run(fmt.Sprintf("rate=%v", limit), func(b *testing.B) {
-			cfg := testConfig(map[string]ProviderConfig{"mock": {Type: "mock", RateLimit: limit, Burst: 1}})
-			cfg.MaxMailing = n
-			cfg.MaxBodyBytes = 1 << 20
-			ts := startService(b, "sqlite", cfg)
-			waits0, wait0 := ts.svc.eng.poolWait()
-			b.ResetTimer()
-			for range b.N {
-				var a answer
-				require.Equal(b, http.StatusOK, ts.do(b, "POST", "/mailing?address=mock&message=Hello&wait=0", body, &a))
-				for {
-					var st answer
-					ts.do(b, "GET", "/tasks/"+a.TaskID, "", &st)
-					if st.TaskStatus == statusSuccess || st.TaskStatus == statusFailure {
-						require.Equal(b, n, st.Progress.Counts[StateSent])
-						break
-					}
-					time.Sleep(50 * time.Millisecond)
-				}
+	for _, backend := range pgtest.Backends(b) {
+		for _, limit := range []float64{0, 500} {
+			b.Run(fmt.Sprintf("%s/rate=%v", backend, limit), func(b *testing.B) {
+				benchMailing(b, backend, limit, list, body)
+			})
+		}
+	}
+}
+
+// benchMailing sends list as one mailing per iteration through a mock
+// provider limited to limit messages per second (0: no limit).
+func benchMailing(b *testing.B, backend string, limit float64, list []string, body string) {
+	n := len(list)
+	cfg := testConfig(map[string]ProviderConfig{"mock": {Type: "mock", RateLimit: limit, Burst: 1}})
+	cfg.MaxMailing = n
+	cfg.MaxBodyBytes = 1 << 20
+	ts := startService(b, backend, cfg)
+	waits0, wait0 := ts.svc.eng.poolWait()
+	b.ResetTimer()
+	for range b.N {
+		var a answer
+		require.Equal(b, http.StatusOK, ts.do(b, "POST", "/mailing?address=mock&message=Hello&wait=0", body, &a))
+		for {
+			var st answer
+			ts.do(b, "GET", "/tasks/"+a.TaskID, "", &st)
+			if st.TaskStatus == statusSuccess || st.TaskStatus == statusFailure {
+				require.Equal(b, n, st.Progress.Counts[StateSent])
+				break
 			}
-			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/mailing")
-			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msg/s")
-			waits, wait := ts.svc.eng.poolWait()
-			b.ReportMetric(float64(waits-waits0)/float64(n*b.N), "conn-waits/msg")
-			b.ReportMetric(ms(wait-wait0)/float64(n*b.N), "conn-wait-ms/msg")
-		})
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/mailing")
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msg/s")
+	if backend == "sqlite" {
+		waits, wait := ts.svc.eng.poolWait()
+		b.ReportMetric(float64(waits-waits0)/float64(n*b.N), "conn-waits/msg")
+		b.ReportMetric(ms(wait-wait0)/float64(n*b.N), "conn-wait-ms/msg")
 	}
 }
 
