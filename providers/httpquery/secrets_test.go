@@ -116,7 +116,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 			return Config{URL: base + "/send", Params: url.Values{"sig": {canary}}, SecretParams: []string{"sig"}}
 		},
 		"url query": func(base string) Config { return Config{URL: base + "/send?api_id=" + url.QueryEscape(canary)} },
-		"header":    func(base string) Config { return Config{URL: base + "/send", Headers: map[string]string{"X-Custom": canary}} },
+		"header": func(base string) Config {
+			return Config{URL: base + "/send", Headers: map[string]string{"X-Custom": canary}}
+		},
 		"basic auth": func(base string) Config {
 			return Config{URL: base + "/send", Username: "user", Password: canary}
 		},
