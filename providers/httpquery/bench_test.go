@@ -1,0 +1,115 @@
+package httpquery
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/smsgateway/sms"
+)
+
+const (
+	benchRecipients  = 10_000
+	benchConcurrency = 64
+)
+
+func benchNumbers() []string {
+	to := make([]string, benchRecipients)
+	for i := range to {
+		to[i] = fmt.Sprintf("+49170%07d", i)
+	}
+	return to
+}
+
+// BenchmarkMailing10k sends a 10k-recipient mailing to a loopback gateway
+// answering like Kannel, through the sms.Client and this provider, and
+// through a hand-written net/http fan-out with the same concurrency and
+// transport settings. It reports messages per second, allocations per
+// message (the in-process test server's included, on both sides) and the
+// TCP connections opened over the whole run.
+func BenchmarkMailing10k(b *testing.B) {
+	numbers := benchNumbers()
+	b.Run("client+httpquery", func(b *testing.B) {
+		srv := newCounter(b, answer(202, "0: Accepted for delivery"))
+		cfg := Kannel(srv.URL+"/cgi-bin/sendsms", "tester", "foobar")
+		cfg.MaxConns = benchConcurrency
+		p, err := New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := sms.New(p, sms.WithConcurrency(benchConcurrency))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		measure(b, srv, func() {
+			rep, err := c.Mailing(context.Background(), sms.Mailing{To: numbers, Text: "Hello"})
+			if err != nil || rep.Summary.Sent != benchRecipients {
+				b.Fatalf("mailing: %v %+v", err, rep.Summary)
+			}
+		})
+	})
+	b.Run("net/http fan-out", func(b *testing.B) {
+		srv := newCounter(b, answer(202, "0: Accepted for delivery"))
+		s, err := (&Config{URL: srv.URL + "/cgi-bin/sendsms", MaxConns: benchConcurrency}).settings()
+		if err != nil {
+			b.Fatal(err)
+		}
+		hc := newHTTPClient(s, newTransport(s, nil))
+		defer hc.CloseIdleConnections()
+		base := srv.URL + "/cgi-bin/sendsms?"
+		measure(b, srv, func() {
+			jobs := make(chan string)
+			var wg sync.WaitGroup
+			for w := 0; w < benchConcurrency; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for to := range jobs {
+						q := url.Values{"username": {"tester"}, "password": {"foobar"}, "to": {to}, "text": {"Hello"}}
+						req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, base+q.Encode(), nil)
+						if err != nil {
+							panic(err)
+						}
+						resp, err := hc.Do(req)
+						if err != nil {
+							panic(err)
+						}
+						_, _ = io.Copy(io.Discard, resp.Body)
+						_ = resp.Body.Close()
+						if resp.StatusCode != 202 {
+							panic(resp.Status)
+						}
+					}
+				}()
+			}
+			for _, to := range numbers {
+				jobs <- to
+			}
+			close(jobs)
+			wg.Wait()
+		})
+	})
+}
+
+func measure(b *testing.B, srv *counter, run func()) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		run()
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	msgs := float64(b.N * benchRecipients)
+	b.ReportMetric(msgs/b.Elapsed().Seconds(), "msg/s")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/msgs, "allocs/msg")
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/msgs, "B/msg")
+	b.ReportMetric(float64(srv.conns.Load()), "conns")
+	b.ReportMetric(0, "ns/op")
+}
