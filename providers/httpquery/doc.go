@@ -77,8 +77,9 @@
 // off as well. Redirects are not followed. Message-level retries (of
 // temporary and throttled outcomes) belong to the sms.Client.
 //
-// A failure after which go-retryablehttp gives up makes it close the idle
-// connections of the pool; answers of any status do not.
+// go-retryablehttp closes the idle connections of the pool after every
+// failed request; the provider hides that call from it, so that one failure
+// in a mailing does not make every worker reconnect.
 //
 // # Secrets
 //

@@ -58,9 +58,8 @@ func newProvider(t testing.TB, cfg Config, dial func(ctx context.Context, networ
 	p, err := New(cfg)
 	require.NoError(t, err)
 	if dial != nil {
-		p.transport = newTransport(p.s, dial)
-		p.hc = newHTTPClient(p.s, p.transport)
-		p.client.HTTPClient = p.hc
+		t := newTransport(p.s, dial)
+		p.setClient(newHTTPClient(p.s, t), t)
 	}
 	p.rand = func(n int64) int64 { return 0 }
 	t.Cleanup(func() { _ = p.Close() })

@@ -29,9 +29,10 @@ var ErrClosed = errors.New("httpquery: provider closed")
 type Provider struct {
 	s         *settings
 	client    *retryablehttp.Client
-	hc        *http.Client
+	hc        *http.Client    // what requests go through
+	closeIdle func()          // closes the idle connections of the pool
 	transport *http.Transport // nil with Config.HTTPClient
-	own       bool            // hc was built here
+	own       bool            // the transport was built here
 	log       *slog.Logger
 	closed    atomic.Bool
 
@@ -53,11 +54,10 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p := &Provider{s: s, log: cfg.Logger, rand: rand.Int64N}
 	if cfg.HTTPClient != nil {
-		p.hc = cfg.HTTPClient
+		p.setClient(cfg.HTTPClient, nil)
 	} else {
-		p.transport = newTransport(s, nil)
-		p.hc = newHTTPClient(s, p.transport)
-		p.own = true
+		t := newTransport(s, nil)
+		p.setClient(newHTTPClient(s, t), t)
 	}
 	p.client = &retryablehttp.Client{
 		HTTPClient: p.hc,
@@ -76,6 +76,32 @@ func New(cfg Config) (*Provider, error) {
 	}
 	return p, nil
 }
+
+// setClient makes requests go through a copy of hc whose transport hides
+// CloseIdleConnections: go-retryablehttp calls it after every failed request,
+// which would drop the whole pool of a mailing for one failure. Close
+// reaches the real pool. t is the transport built by New, nil for a client
+// of the user's.
+func (p *Provider) setClient(hc *http.Client, t *http.Transport) {
+	c := *hc
+	rt := c.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	c.Transport = keepIdle{rt}
+	p.hc = &c
+	p.transport = t
+	p.own = t != nil
+	p.closeIdle = hc.CloseIdleConnections
+	if p.client != nil {
+		p.client.HTTPClient = p.hc
+	}
+}
+
+// keepIdle is a RoundTripper without CloseIdleConnections.
+type keepIdle struct{ rt http.RoundTripper }
+
+func (k keepIdle) RoundTrip(r *http.Request) (*http.Response, error) { return k.rt.RoundTrip(r) }
 
 // newTransport returns the tuned transport: up to MaxConns connections to
 // the gateway, all of them kept idle for reuse between messages. dial
@@ -175,7 +201,7 @@ func (p *Provider) Send(ctx context.Context, msg sms.Message) (sms.Receipt, erro
 // CloseIdleConnections. Close is idempotent and returns nil.
 func (p *Provider) Close() error {
 	p.closed.Store(true)
-	p.hc.CloseIdleConnections()
+	p.closeIdle()
 	return nil
 }
 
@@ -183,7 +209,7 @@ func (p *Provider) Close() error {
 // back into the pool.
 func (p *Provider) afterClose() {
 	if p.closed.Load() {
-		p.hc.CloseIdleConnections()
+		p.closeIdle()
 	}
 }
 

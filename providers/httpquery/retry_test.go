@@ -363,3 +363,41 @@ func TestConnectionReuse(t *testing.T) {
 	assert.Equal(t, int64(100), srv.requests.Load())
 	assert.LessOrEqual(t, srv.conns.Load(), int64(4))
 }
+
+// One failed request does not drop the other idle connections of the pool
+// (go-retryablehttp closes them after every failure unless kept from it).
+func TestFailureKeepsPool(t *testing.T) {
+	var n atomic.Int64
+	barrier := make(chan struct{})
+	srv := newCounter(t, func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) {
+		case 1:
+			<-barrier // hold the first until the second arrives: two connections
+		case 2:
+			close(barrier)
+		case 3:
+			if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				_ = c.Close()
+			}
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	p := newProvider(t, Config{URL: srv.URL, MaxConns: 2}, nil)
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := p.Send(context.Background(), testMsg)
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, int64(2), srv.conns.Load())
+	_, err := p.Send(context.Background(), testMsg)
+	assert.Equal(t, sms.KindAmbiguous, kindOf(t, err))
+	_, err = p.Send(context.Background(), testMsg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), srv.conns.Load(), "the other idle connection was reused")
+}
