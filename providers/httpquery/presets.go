@@ -16,7 +16,8 @@ import "net/url"
 //	503 "Temporal failure, try again later." temporary (queue full)
 //
 // Texts that need UCS-2 are sent with coding=2&charset=UTF-8; without both
-// Kannel would replace them with '?' or garble them.
+// Kannel would replace them with '?' or garble them. Keep Method GET: Kannel
+// answers a form POST with 400 "Invalid content-type".
 func Kannel(sendsmsURL, username, password string) Config {
 	return Config{
 		URL:          sendsmsURL,
