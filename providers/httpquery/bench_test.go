@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/smsgateway/sms"
 )
@@ -35,66 +36,102 @@ func benchNumbers() []string {
 func BenchmarkMailing10k(b *testing.B) {
 	numbers := benchNumbers()
 	b.Run("client+httpquery", func(b *testing.B) {
-		srv := newCounter(b, answer(202, "0: Accepted for delivery"))
-		cfg := Kannel(srv.URL+"/cgi-bin/sendsms", "tester", "foobar")
-		cfg.MaxConns = benchConcurrency
-		p, err := New(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := sms.New(p, sms.WithConcurrency(benchConcurrency))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		measure(b, srv, func() {
-			rep, err := c.Mailing(context.Background(), sms.Mailing{To: numbers, Text: "Hello"})
-			if err != nil || rep.Summary.Sent != benchRecipients {
-				b.Fatalf("mailing: %v %+v", err, rep.Summary)
-			}
-		})
+		srv, run := clientMailing(b, numbers)
+		measure(b, srv, run)
 	})
 	b.Run("net/http fan-out", func(b *testing.B) {
-		srv := newCounter(b, answer(202, "0: Accepted for delivery"))
-		s, err := (&Config{URL: srv.URL + "/cgi-bin/sendsms", MaxConns: benchConcurrency}).settings()
-		if err != nil {
-			b.Fatal(err)
-		}
-		hc := newHTTPClient(s, newTransport(s, nil))
-		defer hc.CloseIdleConnections()
-		base := srv.URL + "/cgi-bin/sendsms?"
-		measure(b, srv, func() {
-			jobs := make(chan string)
-			var wg sync.WaitGroup
-			for w := 0; w < benchConcurrency; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for to := range jobs {
-						q := url.Values{"username": {"tester"}, "password": {"foobar"}, "to": {to}, "text": {"Hello"}}
-						req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, base+q.Encode(), nil)
-						if err != nil {
-							panic(err)
-						}
-						resp, err := hc.Do(req)
-						if err != nil {
-							panic(err)
-						}
-						_, _ = io.Copy(io.Discard, resp.Body)
-						_ = resp.Body.Close()
-						if resp.StatusCode != 202 {
-							panic(resp.Status)
-						}
-					}
-				}()
-			}
-			for _, to := range numbers {
-				jobs <- to
-			}
-			close(jobs)
-			wg.Wait()
-		})
+		srv, run := fanOut(b, numbers)
+		measure(b, srv, run)
 	})
+	// Both in turn within each iteration, so that a machine shared with
+	// other work loads them alike; ratio is the client's throughput over
+	// the fan-out's.
+	b.Run("interleaved", func(b *testing.B) {
+		_, client := clientMailing(b, numbers)
+		_, plain := fanOut(b, numbers)
+		var tc, tp time.Duration
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			client()
+			t1 := time.Now()
+			plain()
+			tc += t1.Sub(t0)
+			tp += time.Since(t1)
+		}
+		b.ReportMetric(float64(tp)/float64(tc), "ratio")
+		b.ReportMetric(float64(b.N*benchRecipients)/tc.Seconds(), "client-msg/s")
+		b.ReportMetric(float64(b.N*benchRecipients)/tp.Seconds(), "fanout-msg/s")
+		b.ReportMetric(0, "ns/op")
+	})
+}
+
+// clientMailing returns a gateway and a function sending the mailing
+// through an sms.Client over this provider.
+func clientMailing(b *testing.B, numbers []string) (*counter, func()) {
+	srv := newCounter(b, answer(202, "0: Accepted for delivery"))
+	cfg := Kannel(srv.URL+"/cgi-bin/sendsms", "tester", "foobar")
+	cfg.MaxConns = benchConcurrency
+	p, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := sms.New(p, sms.WithConcurrency(benchConcurrency))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Close() })
+	return srv, func() {
+		rep, err := c.Mailing(context.Background(), sms.Mailing{To: numbers, Text: "Hello"})
+		if err != nil || rep.Summary.Sent != benchRecipients {
+			b.Fatalf("mailing: %v %+v", err, rep.Summary)
+		}
+	}
+}
+
+// fanOut returns a gateway and a function sending the same requests with
+// plain net/http: benchConcurrency workers, the provider's transport
+// settings.
+func fanOut(b *testing.B, numbers []string) (*counter, func()) {
+	srv := newCounter(b, answer(202, "0: Accepted for delivery"))
+	s, err := (&Config{URL: srv.URL + "/cgi-bin/sendsms", MaxConns: benchConcurrency}).settings()
+	if err != nil {
+		b.Fatal(err)
+	}
+	hc := newHTTPClient(s, newTransport(s, nil))
+	b.Cleanup(hc.CloseIdleConnections)
+	base := srv.URL + "/cgi-bin/sendsms?"
+	return srv, func() {
+		jobs := make(chan string)
+		var wg sync.WaitGroup
+		for w := 0; w < benchConcurrency; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for to := range jobs {
+					q := url.Values{"username": {"tester"}, "password": {"foobar"}, "to": {to}, "text": {"Hello"}}
+					req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, base+q.Encode(), nil)
+					if err != nil {
+						panic(err)
+					}
+					resp, err := hc.Do(req)
+					if err != nil {
+						panic(err)
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
+					if resp.StatusCode != 202 {
+						panic(resp.Status)
+					}
+				}
+			}()
+		}
+		for _, to := range numbers {
+			jobs <- to
+		}
+		close(jobs)
+		wg.Wait()
+	}
 }
 
 func measure(b *testing.B, srv *counter, run func()) {

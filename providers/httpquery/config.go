@@ -29,9 +29,8 @@ const (
 	maxBodyBytes = 64 << 10
 )
 
-// Config describes one HTTP gateway. It is plain data, loadable from JSON
-// (and YAML through JSON tags); every zero value means the documented
-// default. Presets such as Kannel return a filled Config that can be
+// Config describes one HTTP gateway. It is plain data with JSON tags,
+// loadable from a file; every zero value means the documented default. Presets such as Kannel return a filled Config that can be
 // adjusted before New.
 type Config struct {
 	// URL is the gateway's endpoint, such as
@@ -110,8 +109,9 @@ type Config struct {
 	Logger *slog.Logger `json:"-"`
 }
 
-// Duration is a time.Duration that reads and writes as text in JSON and
-// YAML ("30s", "1m30s").
+// Duration is a time.Duration that reads and writes as text ("30s",
+// "1m30s") in JSON, and in YAML with decoders that honour
+// encoding.TextUnmarshaler.
 type Duration time.Duration
 
 // MarshalText writes d as time.Duration.String does.
@@ -136,6 +136,7 @@ type settings struct {
 	from        string
 	params      url.Values // Params plus the URL's own query for GET
 	ucs2Params  url.Values
+	enc         encoded // the above, encoded once
 	ucs2UTF16   bool
 	stripPlus   bool
 	headers     http.Header
@@ -178,7 +179,7 @@ func (c *Config) settings() (*settings, error) {
 		return nil, configError("URL query does not parse")
 	}
 	s := &settings{
-		url:         u,
+		url:         cloneURL(u),
 		method:      strings.ToUpper(c.Method),
 		to:          or(c.ToParam, DefaultToParam),
 		text:        or(c.TextParam, DefaultTextParam),
@@ -228,8 +229,9 @@ func (c *Config) settings() (*settings, error) {
 			s.params[k] = append(s.params[k], vs...)
 		}
 		s.url = cloneURL(u)
-		s.url.RawQuery = ""
+		s.url.RawQuery, s.url.ForceQuery = "", false
 	}
+	s.url.Fragment, s.url.RawFragment = "", ""
 	for k, vs := range c.Params {
 		s.params[k] = append(s.params[k], vs...)
 	}
@@ -260,6 +262,7 @@ func (c *Config) settings() (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.encode()
 	return s, nil
 }
 

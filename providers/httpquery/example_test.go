@@ -72,7 +72,7 @@ func ExampleKannel_wrongPassword() {
 	fmt.Println(rc.URL[len(gw.URL):])
 	// Output:
 	// fatal 403
-	// /cgi-bin/sendsms?password=REDACTED&text=Hello&to=%2B491701234567&username=tester
+	// /cgi-bin/sendsms?password=REDACTED&username=tester&text=Hello&to=%2B491701234567
 }
 
 func ExampleOriginal() {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"unicode/utf16"
 
@@ -14,34 +15,95 @@ import (
 	"github.com/smsgateway/sms/internal/redact"
 )
 
-// values returns every parameter of the request for msg, in the documented
-// order: static Params (and the URL's own query, for GET), the text, the
-// number, the sender, then UCS2Params when the text needs UCS-2.
-func (s *settings) values(msg sms.Message) url.Values {
-	v := make(url.Values, len(s.params)+4)
-	for k, vs := range s.params {
-		v[k] = append(make([]string, 0, len(vs)+2), vs...)
+// encoded holds the parts of every request that do not depend on the
+// message, encoded once by New, each also in its printable (redacted) form.
+type encoded struct {
+	static, staticPrintable string // Params (and the URL's query, for GET)
+	ucs2, ucs2Printable     string // UCS2Params
+	url, urlPrintable       string // the URL, without query for GET
+	toSecret, textSecret    bool   // whether the per-message names are secret
+	fromSecret              bool
+}
+
+func (s *settings) encode() {
+	s.enc.static = encodeValues(s.params)
+	s.enc.staticPrintable = redact.Query(s.enc.static, s.secret)
+	s.enc.ucs2 = encodeValues(s.ucs2Params)
+	s.enc.ucs2Printable = redact.Query(s.enc.ucs2, s.secret)
+	s.enc.url = s.url.String()
+	s.enc.urlPrintable = redact.URL(s.url, s.secret)
+	s.enc.toSecret, s.enc.textSecret, s.enc.fromSecret = s.secret(s.to), s.secret(s.text), s.secret(s.from)
+}
+
+// encodeValues is url.Values.Encode: keys sorted, values in order.
+func encodeValues(v url.Values) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
 	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		for _, val := range v[k] {
+			appendParam(&b, k, val)
+		}
+	}
+	return b.String()
+}
+
+func appendParam(b *strings.Builder, k, v string) {
+	if b.Len() > 0 {
+		b.WriteByte('&')
+	}
+	b.WriteString(url.QueryEscape(k))
+	b.WriteByte('=')
+	b.WriteString(url.QueryEscape(v))
+}
+
+func appendRaw(b *strings.Builder, encoded string) {
+	if encoded == "" {
+		return
+	}
+	if b.Len() > 0 {
+		b.WriteByte('&')
+	}
+	b.WriteString(encoded)
+}
+
+// query returns the encoded parameters of the request for msg and their
+// printable form, in the documented order: static Params (and the URL's own
+// query, for GET), the text, the number, the sender, then UCS2Params when
+// the text needs UCS-2. Parameters of different names may come in any
+// order; values of one name keep this order.
+func (s *settings) query(msg sms.Message) (q, printable string) {
 	text := msg.Text
 	ucs2 := sms.Analyze(text).Encoding == sms.UCS2
 	if ucs2 && s.ucs2UTF16 {
 		text = utf16BE(text)
 	}
-	v[s.text] = append(v[s.text], text)
-	to := msg.To
-	if s.stripPlus {
-		to = strings.TrimPrefix(to, "+")
+	to := s.number(msg.To)
+
+	var b, p strings.Builder
+	b.Grow(len(s.enc.static) + 3*len(text) + len(to) + len(s.enc.ucs2) + 32)
+	appendRaw(&b, s.enc.static)
+	appendRaw(&p, s.enc.staticPrintable)
+	add := func(k, v string, secret bool) {
+		appendParam(&b, k, v)
+		if secret {
+			v = redact.Mask
+		}
+		appendParam(&p, k, v)
 	}
-	v[s.to] = append(v[s.to], to)
+	add(s.text, text, s.enc.textSecret)
+	add(s.to, to, s.enc.toSecret)
 	if s.from != "" && msg.From != "" {
-		v[s.from] = append(v[s.from], msg.From)
+		add(s.from, msg.From, s.enc.fromSecret)
 	}
 	if ucs2 {
-		for k, vs := range s.ucs2Params {
-			v[k] = append(v[k], vs...)
-		}
+		appendRaw(&b, s.enc.ucs2)
+		appendRaw(&p, s.enc.ucs2Printable)
 	}
-	return v
+	return b.String(), p.String()
 }
 
 // utf16BE returns text as UTF-16 big-endian bytes.
@@ -54,7 +116,7 @@ func utf16BE(text string) string {
 	return string(b)
 }
 
-// number returns the number as sent, for "{to}" in JSON paths.
+// number returns the number as sent, also for "{to}" in JSON paths.
 func (s *settings) number(to string) string {
 	if s.stripPlus {
 		return strings.TrimPrefix(to, "+")
@@ -65,15 +127,16 @@ func (s *settings) number(to string) string {
 // newRequest builds the request for msg and the printable, redacted form of
 // its URL.
 func (s *settings) newRequest(ctx context.Context, msg sms.Message) (*retryablehttp.Request, string, error) {
-	encoded := s.values(msg).Encode()
-	u := *s.url
+	q, printable := s.query(msg)
+	target, shown := s.enc.url, s.enc.urlPrintable
 	var body any
 	if s.method == http.MethodGet {
-		u.RawQuery = encoded
+		target += "?" + q
+		shown += "?" + printable
 	} else {
-		body = []byte(encoded)
+		body = []byte(q)
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, s.method, u.String(), body)
+	req, err := retryablehttp.NewRequestWithContext(ctx, s.method, target, body)
 	if err != nil {
 		return nil, "", err
 	}
@@ -94,5 +157,5 @@ func (s *settings) newRequest(ctx context.Context, msg sms.Message) (*retryableh
 	if s.username != "" {
 		req.SetBasicAuth(s.username, s.password)
 	}
-	return req, redact.URL(&u, s.secret), nil
+	return req, shown, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smsgateway/sms"
+	"github.com/smsgateway/sms/internal/redact"
 )
 
 // sentParams returns the parameters a request carries: its query for GET,
@@ -106,6 +107,12 @@ func TestRequestParams(t *testing.T) {
 			want: url.Values{"to": {"+4912345678"}, "text": {"hi&to=+1999#x"}},
 		},
 		{
+			name: "URL with empty query and fragment",
+			cfg:  Config{URL: "http://gw/send?#frag"},
+			msg:  msg,
+			want: url.Values{"to": {"+4912345678"}, "text": {"Hello"}},
+		},
+		{
 			name: "POST form",
 			cfg:  Config{URL: "http://gw/send?json=1", Method: "post", Params: url.Values{"k": {"v"}}},
 			msg:  sms.Message{To: "+4912345678", Text: "a=b&c=d"},
@@ -150,7 +157,7 @@ func TestRequestJasminUTF16(t *testing.T) {
 
 func TestReceiptURLRedacted(t *testing.T) {
 	_, printable := build(t, Kannel("http://gw/cgi-bin/sendsms", "tester", "pa ss&word"), sms.Message{To: "+4912345678", Text: "Hi"})
-	assert.Equal(t, "http://gw/cgi-bin/sendsms?password=REDACTED&text=Hi&to=%2B4912345678&username=tester", printable)
+	assert.Equal(t, "http://gw/cgi-bin/sendsms?password=REDACTED&username=tester&text=Hi&to=%2B4912345678", printable)
 }
 
 // FuzzRequest checks that the decoded parameters of a built request are
@@ -169,9 +176,14 @@ func FuzzRequest(f *testing.F) {
 		}
 		s, err := cfg.settings()
 		require.NoError(t, err)
-		req, _, err := s.newRequest(context.Background(), sms.Message{To: to, Text: text, From: from})
+		req, printable, err := s.newRequest(context.Background(), sms.Message{To: to, Text: text, From: from})
 		require.NoError(t, err)
 		got := sentParams(t, req)
+		if !post {
+			assert.Equal(t, redact.URL(req.URL, s.secret), printable, "Receipt.URL is the request URL, redacted")
+		} else {
+			assert.Equal(t, "http://gw/send?fixed=1", printable)
+		}
 
 		want := url.Values{"fixed": {"1"}, "password": {"p&w"}}
 		toName, textName := "to", "text"
