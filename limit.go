@@ -3,7 +3,7 @@ package sms
 import (
 	"context"
 	"errors"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,24 +39,27 @@ func waitLimiter(ctx context.Context, l Limiter, n int) error {
 }
 
 // gate holds every worker of a Client back after a throttled answer: one
-// worker that is told to slow down slows them all.
+// worker that is told to slow down slows them all. Its zero value is open.
 type gate struct {
-	mu    sync.Mutex
-	until time.Time
+	until atomic.Int64 // Unix nanoseconds; 0 until the first throttle
 }
 
 // closeUntil keeps the gate closed until t, unless it already is for longer.
 func (g *gate) closeUntil(t time.Time) {
-	g.mu.Lock()
-	if t.After(g.until) {
-		g.until = t
+	n := t.UnixNano()
+	for {
+		cur := g.until.Load()
+		if cur >= n || g.until.CompareAndSwap(cur, n) {
+			return
+		}
 	}
-	g.mu.Unlock()
 }
+
+// closed reports whether the gate was ever closed: the fast path of every
+// attempt, with no clock read.
+func (g *gate) closed() bool { return g.until.Load() != 0 }
 
 // wait returns how long the caller must still wait at time now.
 func (g *gate) wait(now time.Time) time.Duration {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.until.Sub(now)
+	return time.Duration(g.until.Load() - now.UnixNano())
 }

@@ -42,6 +42,9 @@ type Summary struct {
 	Failed       int
 	Skipped      int
 	NotAttempted int
+	// Parts is the SMS parts of the sent messages: what the mailing cost.
+	// (A failed message of KindAmbiguous may have cost its parts too.)
+	Parts int
 	// Duration is the wall time of the whole mailing.
 	Duration time.Duration
 }
@@ -51,6 +54,7 @@ func (s *Summary) add(r Result) {
 	switch r.Status {
 	case StatusSent:
 		s.Sent++
+		s.Parts += r.Parts
 	case StatusFailed:
 		s.Failed++
 	case StatusSkipped:
@@ -140,8 +144,12 @@ func (c *Client) MailingStream(ctx context.Context, s Stream, fn func(Result)) (
 
 // job is one validated entry waiting for a worker.
 type job struct {
-	res Result
-	msg Message
+	index      int
+	to, number string
+}
+
+func (j job) result(info TextInfo) Result {
+	return Result{Index: j.index, To: j.to, Number: j.number, Encoding: info.Encoding, Parts: info.Parts}
 }
 
 // run is the mailing engine behind Mailing and MailingStream. size is the
@@ -168,6 +176,7 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 	stop, cancel, release := c.stopContext(ctx)
 	defer release()
 
+	info, textErr := c.checkText(s.Text)
 	workers := c.concurrency
 	if size >= 0 && size < workers {
 		workers = size
@@ -179,12 +188,13 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if stop.Err() != nil {
-					j.res.Err = notAttempted(context.Cause(stop))
-					emit(j.res)
+				r := j.result(info)
+				if cause := stopCause(ctx, stop); cause != nil {
+					r.Err = notAttempted(cause)
+					emit(r)
 					continue
 				}
-				r := c.deliver(ctx, stop, j.res, j.msg)
+				r = c.deliver(ctx, stop, r, Message{To: j.number, Text: s.Text, From: s.From})
 				if k, ok := r.Kind(); ok && k == KindFatal && r.Status == StatusFailed {
 					cancel(r.Err)
 				}
@@ -195,11 +205,11 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 
 	var dedup *seenSet
 	if !s.AllowDuplicates {
-		dedup = newSeenSet()
+		dedup = newSeenSet(size)
 	}
 	i := 0
 	for to := range s.To {
-		res, ok := c.validate(to, s.Text)
+		res, ok := c.validate(to, info, textErr)
 		res.Index = i
 		i++
 		switch {
@@ -214,18 +224,17 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 				continue
 			}
 		}
-		if stop.Err() != nil {
-			res.Err = notAttempted(context.Cause(stop))
+		if cause := stopCause(ctx, stop); cause != nil {
+			res.Err = notAttempted(cause)
 			emit(res)
 			break
 		}
-		j := job{res: res, msg: Message{To: res.Number, Text: s.Text, From: s.From}}
 		select {
-		case jobs <- j:
+		case jobs <- job{index: res.Index, to: res.To, number: res.Number}:
 			continue
 		case <-stop.Done():
-			j.res.Err = notAttempted(context.Cause(stop))
-			emit(j.res)
+			res.Err = notAttempted(stopCause(ctx, stop))
+			emit(res)
 		}
 		break
 	}
@@ -233,7 +242,7 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 	wg.Wait()
 
 	sum.Duration = c.now().Sub(start)
-	return sum, context.Cause(stop)
+	return sum, stopCause(ctx, stop)
 }
 
 // seenSet remembers the numbers of a mailing. A number that the default
@@ -244,7 +253,8 @@ type seenSet struct {
 	other  map[string]int
 }
 
-func newSeenSet() *seenSet { return &seenSet{packed: make(map[uint64]int)} }
+// newSeenSet returns a set sized for size numbers (-1: unknown).
+func newSeenSet(size int) *seenSet { return &seenSet{packed: make(map[uint64]int, max(size, 0))} }
 
 // add records number at index i, or returns the index it was first seen at.
 func (s *seenSet) add(number string, i int) (first int, dup bool) {

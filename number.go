@@ -7,7 +7,43 @@ import (
 
 // A Normalizer turns a number as a user wrote it into the form the Client
 // sends and deduplicates by, or returns an error saying what is wrong with it.
-// It must be safe for concurrent use. Plug one in with WithNormalizer.
+// It must be safe for concurrent use. Plug one in with WithNormalizer; the
+// default is NormalizeNumber.
+//
+// Its error should wrap ErrInvalidNumber; when it does not, the Client joins
+// ErrInvalidNumber to it, so errors.Is(err, ErrInvalidNumber) holds for every
+// number a Normalizer refuses. Two numbers that normalize to the same string
+// are one recipient: a mailing sends to it once.
+//
+// NormalizeNumber guesses no country. To validate numbers against real
+// numbering plans and turn national forms into E.164, wrap a library such as
+// github.com/nyaruka/phonenumbers (a port of Google's libphonenumber) in a
+// Normalizer in your own module; this module does not depend on it:
+//
+//	import (
+//		"fmt"
+//
+//		"github.com/nyaruka/phonenumbers"
+//		"github.com/smsgateway/sms"
+//	)
+//
+//	// e164 reads numbers without a country code as Russian ones, and
+//	// returns every valid number in E.164 form, such as "+78005553535".
+//	func e164(number string) (string, error) {
+//		num, err := phonenumbers.Parse(number, "RU")
+//		if err != nil {
+//			return "", fmt.Errorf("%w: %v", sms.ErrInvalidNumber, err)
+//		}
+//		if !phonenumbers.IsValidNumber(num) {
+//			return "", fmt.Errorf("%w: not a valid number", sms.ErrInvalidNumber)
+//		}
+//		return phonenumbers.Format(num, phonenumbers.E164), nil
+//	}
+//
+//	client, err := sms.New(provider, sms.WithNormalizer(e164))
+//
+// A smaller custom rule can build on NormalizeNumber instead: see the
+// Normalizer example.
 type Normalizer func(number string) (string, error)
 
 // Number limits of the default normalizer, after separators are removed.
@@ -30,6 +66,9 @@ const (
 //
 // The error wraps ErrInvalidNumber and says what is wrong.
 func NormalizeNumber(number string) (string, error) {
+	if normal(number) {
+		return number, nil // already normal: no copy
+	}
 	var b strings.Builder
 	b.Grow(len(number))
 	digits := 0
@@ -57,4 +96,22 @@ func NormalizeNumber(number string) (string, error) {
 		return "", fmt.Errorf("%w: %d digits, at most %d allowed", ErrInvalidNumber, digits, MaxDigits)
 	}
 	return b.String(), nil
+}
+
+// normal reports whether number is already in the default normalizer's
+// output form: an optional '+' and 7 to 15 digits.
+func normal(number string) bool {
+	digits := number
+	if len(digits) > 0 && digits[0] == '+' {
+		digits = digits[1:]
+	}
+	if len(digits) < MinDigits || len(digits) > MaxDigits {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

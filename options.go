@@ -114,3 +114,27 @@ type Hooks struct {
 	// included).
 	Result func(Result)
 }
+
+// WithMaxParts refuses, before any provider sees it, a text that takes more
+// than n SMS parts (see Analyze), with an *Error of KindInvalid wrapping
+// ErrTooManyParts. 0 (the default) means no limit.
+func WithMaxParts(n int) Option {
+	return func(c *Client) error {
+		if n < 0 {
+			return fmt.Errorf("sms: WithMaxParts: n must not be negative, got %d", n)
+		}
+		c.maxParts = n
+		return nil
+	}
+}
+
+// WithLimitPerPart makes the rate limiter count SMS parts instead of
+// messages, as gateways meter them: an attempt of a 3-part text waits for 3
+// events. The limiter's burst must then be at least the most parts a text
+// may have (see WithMaxParts), or such a text fails without being attempted.
+func WithLimitPerPart() Option {
+	return func(c *Client) error {
+		c.limitParts = true
+		return nil
+	}
+}

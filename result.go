@@ -56,9 +56,10 @@ type Result struct {
 	Receipt
 	// Attempts is how many times the message was handed to the provider.
 	Attempts int
-	// Duration is the time from the first wait on the rate limiter to the
-	// result, retries and their backoff included.
-	Duration time.Duration
+	// Encoding and Parts describe the text as Analyze does: what one
+	// delivery costs.
+	Encoding Encoding
+	Parts    int
 	// Err is nil when the message was sent, and says why not otherwise (see
 	// Status for what it holds).
 	Err error

@@ -74,6 +74,7 @@ package sms
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -93,6 +94,8 @@ type Client struct {
 	concurrency int
 	log         *slog.Logger
 	normalize   Normalizer
+	maxParts    int
+	limitParts  bool
 	hooks       Hooks
 	gate        gate
 
@@ -154,7 +157,8 @@ func (c *Client) Send(ctx context.Context, msg Message) (Result, error) {
 		return res, res.Err
 	}
 	defer c.calls.Done()
-	res, ok := c.validate(msg.To, msg.Text)
+	info, textErr := c.checkText(msg.Text)
+	res, ok := c.validate(msg.To, info, textErr)
 	if ok {
 		msg.To = res.Number
 		stop, _, release := c.stopContext(ctx)
@@ -212,13 +216,36 @@ func (c *Client) stopContext(ctx context.Context) (stop context.Context, cancel 
 	}
 }
 
-// validate checks a message before any provider sees it. The returned Result
-// is final (Skipped) when ok is false.
-func (c *Client) validate(to, text string) (res Result, ok bool) {
-	res.To = to
-	if text == "" {
-		res.Status = StatusSkipped
-		res.Err = &Error{Kind: KindInvalid, Err: ErrEmptyText}
+// stopCause returns why work under ctx and its stop context (see
+// stopContext) must stop, or nil. It checks ctx too: a parent context
+// reports Err a moment before its children are cancelled.
+func stopCause(ctx, stop context.Context) error {
+	if err := context.Cause(stop); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// checkText analyzes a text once for every message that carries it, and
+// returns the *Error that refuses it, if any.
+func (c *Client) checkText(text string) (TextInfo, error) {
+	info := Analyze(text)
+	switch {
+	case text == "":
+		return info, &Error{Kind: KindInvalid, Err: ErrEmptyText}
+	case c.maxParts > 0 && info.Parts > c.maxParts:
+		return info, &Error{Kind: KindInvalid, Err: fmt.Errorf("%w: %d parts (%s), at most %d allowed", ErrTooManyParts, info.Parts, info.Encoding, c.maxParts)}
+	}
+	return info, nil
+}
+
+// validate checks one recipient of a text that checkText analyzed (textErr
+// is its verdict) before any provider sees it. The returned Result is final
+// (Skipped) when ok is false.
+func (c *Client) validate(to string, info TextInfo, textErr error) (res Result, ok bool) {
+	res.To, res.Encoding, res.Parts = to, info.Encoding, info.Parts
+	if textErr != nil {
+		res.Status, res.Err = StatusSkipped, textErr
 		return res, false
 	}
 	n, err := c.normalize(to)
@@ -237,9 +264,9 @@ func (c *Client) validate(to, text string) (res Result, ok bool) {
 // deliver sends msg (already validated; msg.To normalized) with retries.
 // Provider calls get ctx; waits end when stop is done.
 func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Result {
-	start := c.now()
+	timed := c.hooks.Attempt != nil || c.log.Enabled(ctx, slog.LevelDebug)
 	for attempt := 1; ; attempt++ {
-		if err := c.wait(stop); err != nil {
+		if err := c.wait(ctx, stop, c.cost(res)); err != nil {
 			if attempt == 1 {
 				res.Status = StatusNotAttempted
 				res.Err = notAttempted(err)
@@ -250,7 +277,10 @@ func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Res
 			}
 			break
 		}
-		t0 := c.now()
+		var t0 time.Time
+		if timed {
+			t0 = c.now()
+		}
 		rc, err := c.p.Send(ctx, msg)
 		res.Receipt = rc
 		res.Attempts = attempt
@@ -263,13 +293,16 @@ func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Res
 		e.Attempts = attempt
 		res.Status, res.Err = StatusFailed, e
 		c.attempted(ctx, msg.To, attempt, rc, e, t0)
+		d := c.retry.delay(attempt, e, c.rand)
+		if e.Kind == KindThrottled {
+			// Hold back every worker, this one's retry included: c.wait
+			// does the waiting.
+			c.gate.closeUntil(c.now().Add(d))
+		}
 		if attempt >= c.retry.MaxAttempts || !c.retryable(e, msg) || ctx.Err() != nil {
 			break
 		}
-		d := c.retry.delay(attempt, e, c.rand)
 		if e.Kind == KindThrottled {
-			// Hold back every worker; c.wait does the waiting.
-			c.gate.closeUntil(c.now().Add(d))
 			continue
 		}
 		if err := c.sleep(stop, d); err != nil {
@@ -277,14 +310,19 @@ func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Res
 			break
 		}
 	}
-	res.Duration = c.now().Sub(start)
 	return res
 }
 
 // wait holds an attempt back until the throttle gate opens and the rate
 // limiter allows it.
-func (c *Client) wait(stop context.Context) error {
+func (c *Client) wait(ctx, stop context.Context, n int) error {
+	if err := stopCause(ctx, stop); err != nil {
+		return err
+	}
 	for {
+		if !c.gate.closed() {
+			break
+		}
 		d := c.gate.wait(c.now())
 		if d <= 0 {
 			break
@@ -294,15 +332,24 @@ func (c *Client) wait(stop context.Context) error {
 		}
 	}
 	if c.limiter == nil {
-		return context.Cause(stop)
+		return nil
 	}
-	if err := waitLimiter(stop, c.limiter, 1); err != nil {
-		if cause := context.Cause(stop); cause != nil {
+	if err := waitLimiter(stop, c.limiter, n); err != nil {
+		if cause := stopCause(ctx, stop); cause != nil {
 			return cause
 		}
 		return err
 	}
 	return nil
+}
+
+// cost is what one attempt of res takes from the rate limiter: 1, or its
+// parts with WithLimitPerPart.
+func (c *Client) cost(res Result) int {
+	if c.limitParts && res.Parts > 1 {
+		return res.Parts
+	}
+	return 1
 }
 
 // attempted reports one provider call to the hooks and the log.
@@ -333,13 +380,17 @@ func (c *Client) finish(ctx context.Context, res Result) {
 		c.hooks.Result(res)
 	}
 	level := slog.LevelInfo
-	if res.Status != StatusSent {
+	if res.Status != StatusSent && !errors.Is(res.Err, ErrDuplicate) {
 		level = slog.LevelWarn
 	}
 	if !c.log.Enabled(ctx, level) {
 		return
 	}
-	attrs := []slog.Attr{slog.String("to", mask.Number(res.To)), slog.String("status", res.Status.String()), slog.Int("attempts", res.Attempts)}
+	to := res.Number
+	if to == "" {
+		to = res.To
+	}
+	attrs := []slog.Attr{slog.String("to", mask.Number(to)), slog.String("status", res.Status.String()), slog.Int("attempts", res.Attempts)}
 	if res.MessageID != "" {
 		attrs = append(attrs, slog.String("message_id", res.MessageID))
 	}

@@ -1,0 +1,121 @@
+package sms_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/smsgateway/sms"
+	"github.com/smsgateway/sms/providers/mock"
+)
+
+// benchNumbers returns n distinct valid numbers.
+func benchNumbers(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("+49151%08d", i)
+	}
+	return out
+}
+
+func BenchmarkSend(b *testing.B) {
+	p := mock.New()
+	c, err := sms.New(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	msg := sms.Message{To: "+4915112345678", Text: "hello"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Send(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+		if i%100_000 == 0 {
+			p.Reset() // keep the mock's record small
+		}
+	}
+}
+
+// BenchmarkMailing sends a 10k-recipient mailing through the Client, and the
+// same through a hand-written bounded pool calling the provider directly.
+// The difference per recipient is the library's overhead.
+func BenchmarkMailing(b *testing.B) {
+	const recipients = 10_000
+	to := benchNumbers(recipients)
+	ctx := context.Background()
+	for _, conc := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("client/c=%d", conc), func(b *testing.B) {
+			p := mock.New()
+			c, err := sms.New(p, sms.WithConcurrency(conc))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rep, err := c.Mailing(ctx, sms.Mailing{Text: "hello", To: to})
+				if err != nil || rep.Sent != recipients {
+					b.Fatal(err, rep.Sent)
+				}
+				b.StopTimer()
+				p.Reset()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*recipients), "ns/recipient")
+		})
+		b.Run(fmt.Sprintf("baseline/c=%d", conc), func(b *testing.B) {
+			p := mock.New()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				sent := baselinePool(ctx, p, "hello", to, conc)
+				if sent != recipients {
+					b.Fatal(sent)
+				}
+				b.StopTimer()
+				p.Reset()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*recipients), "ns/recipient")
+		})
+	}
+}
+
+// baselinePool is what a user would write without the library: a bounded
+// pool of goroutines calling the provider, one result slot per recipient.
+func baselinePool(ctx context.Context, p sms.Provider, text string, to []string, conc int) int {
+	type outcome struct {
+		rc  sms.Receipt
+		err error
+	}
+	results := make([]outcome, len(to))
+	idx := make(chan int)
+	var wg sync.WaitGroup
+	wg.Add(conc)
+	for range conc {
+		go func() {
+			defer wg.Done()
+			for i := range idx {
+				rc, err := p.Send(ctx, sms.Message{To: to[i], Text: text})
+				results[i] = outcome{rc, err}
+			}
+		}()
+	}
+	for i := range to {
+		idx <- i
+	}
+	close(idx)
+	wg.Wait()
+	sent := 0
+	for _, r := range results {
+		if r.err == nil {
+			sent++
+		}
+	}
+	return sent
+}

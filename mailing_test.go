@@ -1,0 +1,230 @@
+package sms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func numbers(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("+49151%08d", i)
+	}
+	return out
+}
+
+func TestMailingResultsInOrder(t *testing.T) {
+	to := []string{
+		"+49 151 0000 0001",
+		"not a number",
+		"+4915100000002",
+		"+49-151-0000-0001", // the first number again, written differently
+		"+4915100000003",
+		"",
+	}
+	fp := &fakeProvider{script: func(n int, msg Message) (Receipt, error) {
+		if msg.To == "+4915100000003" {
+			return Receipt{}, kindErr(KindRejected)
+		}
+		return Receipt{MessageID: "m" + msg.To[len(msg.To)-1:]}, nil
+	}}
+	c, _ := newTestClient(t, fp, WithConcurrency(3))
+	rep, err := c.Mailing(context.Background(), Mailing{Text: "hi", To: to})
+	require.Len(t, rep.Results, len(to))
+
+	want := []Status{StatusSent, StatusSkipped, StatusSent, StatusSkipped, StatusFailed, StatusSkipped}
+	for i, r := range rep.Results {
+		assert.Equal(t, i, r.Index)
+		assert.Equal(t, to[i], r.To, "Results[%d] belongs to To[%d]", i, i)
+		assert.Equal(t, want[i], r.Status, "entry %d", i)
+	}
+	assert.Equal(t, "m1", rep.Results[0].MessageID)
+	assert.ErrorIs(t, rep.Results[1].Err, ErrInvalidNumber)
+	assert.ErrorIs(t, rep.Results[3].Err, ErrDuplicate)
+	assert.ErrorIs(t, rep.Results[4].Err, ErrRejected)
+	assert.ErrorIs(t, rep.Results[5].Err, ErrInvalidNumber)
+	assert.Equal(t, 3, fp.callCount(), "the duplicate is sent once")
+
+	assert.Equal(t, Summary{Total: 6, Sent: 2, Failed: 1, Skipped: 3, Parts: 2, Duration: rep.Duration}, rep.Summary)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrRejected)
+	assert.ErrorIs(t, err, ErrInvalidNumber)
+	assert.NotErrorIs(t, err, ErrDuplicate, "a duplicate is not a failure")
+	assert.NotContains(t, err.Error(), "+4915100000003", "numbers are masked in the joined error")
+}
+
+func TestMailingAllSent(t *testing.T) {
+	fp := &fakeProvider{}
+	c, _ := newTestClient(t, fp)
+	rep, err := c.Mailing(context.Background(), Mailing{Text: "hi", From: "ACME", To: numbers(100)})
+	require.NoError(t, err)
+	assert.Equal(t, 100, rep.Sent)
+	assert.Equal(t, 100, fp.callCount())
+	for _, m := range fp.calls {
+		assert.Equal(t, "ACME", m.From)
+	}
+}
+
+func TestMailingEmptyText(t *testing.T) {
+	fp := &fakeProvider{}
+	c, _ := newTestClient(t, fp)
+	rep, err := c.Mailing(context.Background(), Mailing{To: numbers(3)})
+	assert.ErrorIs(t, err, ErrEmptyText)
+	assert.Equal(t, 3, rep.Skipped)
+	assert.Zero(t, fp.callCount())
+}
+
+func TestMailingBoundedConcurrency(t *testing.T) {
+	for _, n := range []int{1, 4, 16} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			fp := &fakeProvider{script: func(int, Message) (Receipt, error) {
+				time.Sleep(time.Millisecond)
+				return Receipt{}, nil
+			}}
+			c, _ := newTestClient(t, fp, WithConcurrency(n))
+			_, err := c.Mailing(context.Background(), Mailing{Text: "hi", To: numbers(64)})
+			require.NoError(t, err)
+			assert.LessOrEqual(t, fp.maxInFlight, n)
+			if n > 1 {
+				assert.Greater(t, fp.maxInFlight, 1, "sends run concurrently")
+			}
+		})
+	}
+}
+
+func TestMailingStopsAfterFatal(t *testing.T) {
+	fp := &fakeProvider{script: func(n int, msg Message) (Receipt, error) {
+		if msg.To == "+4915100000002" {
+			return Receipt{}, &Error{Kind: KindFatal, Code: "401", Err: errors.New("bad credentials")}
+		}
+		return Receipt{}, nil
+	}}
+	c, _ := newTestClient(t, fp, WithConcurrency(1))
+	rep, err := c.Mailing(context.Background(), Mailing{Text: "hi", To: numbers(1000)})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrFatal)
+	assert.ErrorIs(t, err, ErrNotAttempted)
+	assert.Equal(t, StatusSent, rep.Results[0].Status)
+	assert.Equal(t, StatusSent, rep.Results[1].Status)
+	assert.Equal(t, StatusFailed, rep.Results[2].Status)
+	var fatal *Error
+	require.ErrorAs(t, rep.Results[2].Err, &fatal)
+	assert.Equal(t, "401", fatal.Code)
+	for _, r := range rep.Results[3:] {
+		require.Equal(t, StatusNotAttempted, r.Status)
+		assert.ErrorIs(t, r.Err, ErrNotAttempted)
+		assert.ErrorIs(t, r.Err, ErrFatal, "the cause says why")
+	}
+	assert.Equal(t, 997, rep.NotAttempted)
+	assert.Equal(t, 3, fp.callCount(), "nothing sent after the fatal outcome")
+}
+
+func TestMailingCancel(t *testing.T) {
+	fp := &fakeProvider{block: make(chan struct{})} // every send hangs until ctx ends
+	c, _ := newTestClient(t, fp, WithConcurrency(8))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// Cancel once every worker is inside the provider.
+		for fp.callCount() < 8 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	rep, err := c.Mailing(ctx, Mailing{Text: "hi", To: numbers(10_000)})
+	assert.ErrorIs(t, err, context.Canceled)
+	require.Len(t, rep.Results, 10_000)
+	assert.Equal(t, 10_000, rep.Total)
+	assert.Equal(t, 8, rep.Failed, "the sends in flight end as the provider reports them")
+	assert.Equal(t, 10_000-8, rep.NotAttempted)
+	for i, r := range rep.Results {
+		assert.Equal(t, i, r.Index)
+		assert.ErrorIs(t, r.Err, context.Canceled)
+	}
+}
+
+func TestMailingStream(t *testing.T) {
+	fp := &fakeProvider{}
+	c, _ := newTestClient(t, fp, WithConcurrency(4))
+	src := append(numbers(50), numbers(10)...) // ten repeats
+	var mu sync.Mutex
+	var got []Result
+	sum, err := c.MailingStream(context.Background(), Stream{Text: "hi", To: slices.Values(src)}, func(r Result) {
+		mu.Lock()
+		got = append(got, r)
+		mu.Unlock()
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 60, sum.Total)
+	assert.Equal(t, 50, sum.Sent)
+	assert.Equal(t, 10, sum.Skipped)
+	require.Len(t, got, 60)
+	seen := map[int]bool{}
+	for _, r := range got {
+		assert.False(t, seen[r.Index], "one Result per entry")
+		seen[r.Index] = true
+		assert.Equal(t, src[r.Index], r.To)
+	}
+
+	t.Run("duplicates allowed", func(t *testing.T) {
+		fp := &fakeProvider{}
+		c, _ := newTestClient(t, fp)
+		sum, err := c.MailingStream(context.Background(), Stream{Text: "hi", To: slices.Values(src), AllowDuplicates: true}, func(Result) {})
+		require.NoError(t, err)
+		assert.Equal(t, 60, sum.Sent)
+	})
+}
+
+func TestMailingStreamStopsReading(t *testing.T) {
+	fp := &fakeProvider{script: func(n int, msg Message) (Receipt, error) {
+		return Receipt{}, kindErr(KindFatal)
+	}}
+	c, _ := newTestClient(t, fp, WithConcurrency(2))
+	read := 0
+	endless := func(yield func(string) bool) {
+		for i := 0; ; i++ {
+			read++
+			if !yield(fmt.Sprintf("+49151%08d", i)) {
+				return
+			}
+		}
+	}
+	var results int
+	sum, err := c.MailingStream(context.Background(), Stream{Text: "hi", To: endless}, func(Result) { results++ })
+	assert.ErrorIs(t, err, ErrFatal)
+	assert.Equal(t, sum.Total, results, "every entry read has a Result")
+	assert.Equal(t, read, results)
+	assert.Less(t, read, 100, "the iterator is not read past the stop")
+}
+
+func TestSeenSet(t *testing.T) {
+	s := newSeenSet(-1)
+	for i, n := range []string{"+0012345", "012345", "12345", "+12345", "00012345", "abc", "+49151000000000000000"} {
+		_, dup := s.add(n, i)
+		assert.False(t, dup, n)
+	}
+	first, dup := s.add("012345", 9)
+	assert.True(t, dup)
+	assert.Equal(t, 1, first)
+	_, dup = s.add("abc", 10)
+	assert.True(t, dup)
+}
+
+func FuzzPack(f *testing.F) {
+	f.Add("+4915112345678", "4915112345678")
+	f.Add("0012", "012")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ka, oka := pack(a)
+		kb, okb := pack(b)
+		if oka && okb && a != b && ka == kb {
+			t.Fatalf("pack(%q) == pack(%q) == %d", a, b, ka)
+		}
+	})
+}
