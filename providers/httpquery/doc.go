@@ -73,8 +73,11 @@
 //
 // So one Send makes at most 1 + Config.DialRetries HTTP requests (3 by
 // default), and more than one only when the earlier ones never connected.
-// net/http's own silent resend of a GET over a reused connection is switched
-// off as well. Redirects are not followed. Message-level retries (of
+// net/http's own silent resend of a GET over a reused connection, after the
+// request was written, is switched off as well: each GET carries an empty
+// body without GetBody, which net/http sends as no body (it probes the body
+// with a short-lived goroutine: a few percent of throughput under load).
+// Redirects are not followed. Message-level retries (of
 // temporary and throttled outcomes) belong to the sms.Client.
 //
 // go-retryablehttp closes the idle connections of the pool after every
