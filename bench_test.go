@@ -3,6 +3,7 @@ package sms_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -118,4 +119,66 @@ func baselinePool(ctx context.Context, p sms.Provider, text string, to []string,
 		}
 	}
 	return sent
+}
+
+// nopProvider accepts everything and keeps nothing, so that only the
+// library's memory shows.
+type nopProvider struct{}
+
+func (nopProvider) Send(context.Context, sms.Message) (sms.Receipt, error) {
+	return sms.Receipt{}, nil
+}
+
+// BenchmarkMailingStream streams 1M recipients (generated, never held in a
+// slice) and reports the peak heap growth with and without the duplicate
+// filter.
+func BenchmarkMailingStream(b *testing.B) {
+	const recipients = 1_000_000
+	gen := func(yield func(string) bool) {
+		buf := []byte("+4915100000000")
+		for i := 0; i < recipients; i++ {
+			n := i
+			for j := len(buf) - 1; j > len(buf)-9; j-- {
+				buf[j] = byte('0' + n%10)
+				n /= 10
+			}
+			if !yield(string(buf)) {
+				return
+			}
+		}
+	}
+	for _, allowDup := range []bool{false, true} {
+		b.Run(fmt.Sprintf("allowDuplicates=%v", allowDup), func(b *testing.B) {
+			c, err := sms.New(nopProvider{}, sms.WithConcurrency(64))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			b.ReportAllocs()
+			var peak uint64
+			for i := 0; i < b.N; i++ {
+				runtime.GC()
+				var before runtime.MemStats
+				runtime.ReadMemStats(&before)
+				sent := 0
+				sum, err := c.MailingStream(context.Background(), sms.Stream{Text: "hello", To: gen, AllowDuplicates: allowDup}, func(r sms.Result) {
+					if r.Status == sms.StatusSent {
+						sent++
+					}
+					if sent%100_000 == 0 {
+						var m runtime.MemStats
+						runtime.ReadMemStats(&m)
+						if m.HeapInuse > before.HeapInuse {
+							peak = max(peak, m.HeapInuse-before.HeapInuse)
+						}
+					}
+				})
+				if err != nil || sum.Sent != recipients {
+					b.Fatal(err, sum)
+				}
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*recipients), "ns/recipient")
+		})
+	}
 }

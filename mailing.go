@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smsgateway/sms/internal/mask"
@@ -47,6 +48,15 @@ type Summary struct {
 	Parts int
 	// Duration is the wall time of the whole mailing.
 	Duration time.Duration
+}
+
+func (s *Summary) merge(o Summary) {
+	s.Total += o.Total
+	s.Sent += o.Sent
+	s.Failed += o.Failed
+	s.Skipped += o.Skipped
+	s.NotAttempted += o.NotAttempted
+	s.Parts += o.Parts
 }
 
 func (s *Summary) add(r Result) {
@@ -105,25 +115,43 @@ func (r *Report) Err() error {
 // the provider reports them, the rest are not attempted. A KindFatal outcome
 // stops the mailing the same way. The Report is never nil.
 func (c *Client) Mailing(ctx context.Context, m Mailing) (*Report, error) {
+	start := c.now()
 	rep := &Report{Results: make([]Result, len(m.To))}
-	seq := func(yield func(string) bool) {
-		for _, to := range m.To {
-			if !yield(to) {
-				return
+	info, textErr := c.checkText(m.Text)
+	f := &sliceFeeder{results: rep.Results, pending: make([]int, 0, len(m.To))}
+	seen := newSeenSet(len(m.To))
+	// Validate and deduplicate every entry first, in order, so that the
+	// first of two equal numbers is the one sent.
+	for i, to := range m.To {
+		res, ok := c.validate(to, info, textErr)
+		res.Index = i
+		if ok {
+			if first, dup := seen.add(res.Number, i); dup {
+				res, ok = duplicate(res, first), false
 			}
 		}
+		rep.Results[i] = res
+		if ok {
+			f.pending = append(f.pending, i)
+		} else {
+			c.finish(ctx, res)
+		}
 	}
-	s, cause := c.run(ctx, Stream{Text: m.Text, From: m.From, To: seq}, len(m.To), func(r Result) {
+	// Each Result has its own slot: fn needs no lock.
+	_, cause := c.run(ctx, m.Text, m.From, f, len(f.pending), func(r Result) {
 		rep.Results[r.Index] = r
-	})
-	// Entries the run did not reach were not attempted.
-	for i := s.Total; i < len(m.To); i++ {
-		r := Result{Index: i, To: m.To[i], Err: notAttempted(cause)}
-		rep.Results[i] = r
-		s.add(r)
-		c.finish(ctx, r)
+	}, true)
+	// Valid entries no worker took were not attempted.
+	for _, i := range f.pending {
+		if r := &rep.Results[i]; r.Status == StatusNotAttempted && r.Err == nil {
+			r.Err = notAttempted(cause)
+			c.finish(ctx, *r)
+		}
 	}
-	rep.Summary = s
+	for _, r := range rep.Results {
+		rep.add(r)
+	}
+	rep.Duration = c.now().Sub(start)
 	return rep, rep.Err()
 }
 
@@ -139,24 +167,25 @@ func (c *Client) Mailing(ctx context.Context, m Mailing) (*Report, error) {
 // read further, and the error says why it stopped. Otherwise the error is nil,
 // and failures are in the Results.
 func (c *Client) MailingStream(ctx context.Context, s Stream, fn func(Result)) (Summary, error) {
-	return c.run(ctx, s, -1, fn)
+	next, stop := iter.Pull(s.To)
+	defer stop()
+	info, textErr := c.checkText(s.Text)
+	f := &streamFeeder{c: c, next: next, info: info, textErr: textErr}
+	if !s.AllowDuplicates {
+		f.dedup = newSeenSet(-1)
+	}
+	return c.run(ctx, s.Text, s.From, f, -1, fn, false)
 }
 
-// job is one validated entry waiting for a worker.
-type job struct {
-	index      int
-	to, number string
-}
-
-func (j job) result(info TextInfo) Result {
-	return Result{Index: j.index, To: j.to, Number: j.number, Encoding: info.Encoding, Parts: info.Parts}
-}
-
-// run is the mailing engine behind Mailing and MailingStream. size is the
-// number of entries when known (-1 otherwise), to start no more workers than
-// entries. It returns the summary of what it emitted and why it stopped early
-// (nil when it did not).
-func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (Summary, error) {
+// run is the mailing engine behind Mailing and MailingStream: workers take
+// entries from f and deliver them concurrently, with no dispatcher goroutine
+// and no channel. size is the number of entries when known (-1 otherwise), to
+// start no more workers than entries. concurrentFn says fn may be called from
+// several goroutines at once (it is otherwise serialized).
+//
+// It returns the summary of what it emitted and why it stopped early (nil
+// when it did not).
+func (c *Client) run(ctx context.Context, text, from string, f feeder, size int, fn func(Result), concurrentFn bool) (Summary, error) {
 	start := c.now()
 	var sum Summary
 	if !c.begin() {
@@ -164,85 +193,148 @@ func (c *Client) run(ctx context.Context, s Stream, size int, fn func(Result)) (
 	}
 	defer c.calls.Done()
 
-	var mu sync.Mutex // serializes fn and sum
-	emit := func(r Result) {
-		c.finish(ctx, r)
-		mu.Lock()
-		sum.add(r)
-		fn(r)
-		mu.Unlock()
-	}
-
 	stop, cancel, release := c.stopContext(ctx)
 	defer release()
 
-	info, textErr := c.checkText(s.Text)
+	var fnMu sync.Mutex
+	work := func(local *Summary) {
+		emit := func(r Result) {
+			c.finish(ctx, r)
+			local.add(r)
+			if !concurrentFn {
+				fnMu.Lock()
+				defer fnMu.Unlock()
+			}
+			fn(r)
+		}
+		for {
+			res, ok, more := f.take()
+			if !more {
+				return
+			}
+			if !ok {
+				emit(res) // skipped
+				continue
+			}
+			if cause := stopCause(ctx, stop); cause != nil {
+				f.stop() // read no further
+				res.Err = notAttempted(cause)
+				emit(res)
+				return
+			}
+			res = c.deliver(ctx, stop, res, Message{To: res.Number, Text: text, From: from})
+			if k, ok := res.Kind(); ok && k == KindFatal && res.Status == StatusFailed {
+				cancel(res.Err)
+			}
+			emit(res)
+		}
+	}
+
 	workers := c.concurrency
 	if size >= 0 && size < workers {
 		workers = size
 	}
-	jobs := make(chan job)
+	sums := make([]Summary, max(workers, 1)) // one per worker: no shared counter
 	var wg sync.WaitGroup
-	wg.Add(workers)
-	for range workers {
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
-				r := j.result(info)
-				if cause := stopCause(ctx, stop); cause != nil {
-					r.Err = notAttempted(cause)
-					emit(r)
-					continue
-				}
-				r = c.deliver(ctx, stop, r, Message{To: j.number, Text: s.Text, From: s.From})
-				if k, ok := r.Kind(); ok && k == KindFatal && r.Status == StatusFailed {
-					cancel(r.Err)
-				}
-				emit(r)
-			}
+			work(&sums[w])
 		}()
 	}
-
-	var dedup *seenSet
-	if !s.AllowDuplicates {
-		dedup = newSeenSet(size)
+	if workers > 0 {
+		work(&sums[0]) // the calling goroutine is a worker too
 	}
-	i := 0
-	for to := range s.To {
-		res, ok := c.validate(to, info, textErr)
-		res.Index = i
-		i++
-		switch {
-		case !ok:
-			emit(res)
-			continue
-		case dedup != nil:
-			if first, dup := dedup.add(res.Number, res.Index); dup {
-				res.Status = StatusSkipped
-				res.Err = fmt.Errorf("%w (first at #%d)", ErrDuplicate, first)
-				emit(res)
-				continue
-			}
-		}
-		if cause := stopCause(ctx, stop); cause != nil {
-			res.Err = notAttempted(cause)
-			emit(res)
-			break
-		}
-		select {
-		case jobs <- job{index: res.Index, to: res.To, number: res.Number}:
-			continue
-		case <-stop.Done():
-			res.Err = notAttempted(stopCause(ctx, stop))
-			emit(res)
-		}
-		break
-	}
-	close(jobs)
 	wg.Wait()
 
+	for _, l := range sums {
+		sum.merge(l)
+	}
 	sum.Duration = c.now().Sub(start)
 	return sum, stopCause(ctx, stop)
+}
+
+// duplicate turns res into the Result of a number first seen at index first.
+func duplicate(res Result, first int) Result {
+	res.Status = StatusSkipped
+	res.Err = fmt.Errorf("%w (first at #%d)", ErrDuplicate, first)
+	return res
+}
+
+// feeder hands a mailing's entries to its workers, safe for concurrent use.
+type feeder interface {
+	// take returns the next entry to send. more is false when there is
+	// none left or the mailing stopped; ok is false when res is final
+	// already (skipped).
+	take() (res Result, ok, more bool)
+	// stop makes every later take report no more entries.
+	stop()
+}
+
+// sliceFeeder hands out the entries of a Mailing, validated beforehand,
+// without a lock.
+type sliceFeeder struct {
+	results []Result // validated entries, by index
+	pending []int    // indexes of the entries to send
+	next    atomic.Int64
+	stopped atomic.Bool
+}
+
+func (f *sliceFeeder) take() (Result, bool, bool) {
+	if f.stopped.Load() {
+		return Result{}, false, false
+	}
+	i := f.next.Add(1) - 1
+	if i >= int64(len(f.pending)) {
+		return Result{}, false, false
+	}
+	return f.results[f.pending[i]], true, true
+}
+
+func (f *sliceFeeder) stop() { f.stopped.Store(true) }
+
+// streamFeeder reads, validates and deduplicates the entries of a Stream one
+// at a time, under a lock, so that the first of two equal numbers is the one
+// sent.
+type streamFeeder struct {
+	c       *Client
+	info    TextInfo
+	textErr error
+	dedup   *seenSet // nil: duplicates allowed
+
+	mu      sync.Mutex
+	next    func() (string, bool)
+	i       int
+	stopped bool
+}
+
+func (f *streamFeeder) take() (res Result, ok, more bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopped {
+		return res, false, false
+	}
+	to, more := f.next()
+	if !more {
+		f.stopped = true
+		return res, false, false
+	}
+	res, ok = f.c.validate(to, f.info, f.textErr)
+	res.Index = f.i
+	f.i++
+	if ok && f.dedup != nil {
+		if first, dup := f.dedup.add(res.Number, res.Index); dup {
+			res, ok = duplicate(res, first), false
+		}
+	}
+	return res, ok, true
+}
+
+func (f *streamFeeder) stop() {
+	f.mu.Lock()
+	f.stopped = true
+	f.mu.Unlock()
 }
 
 // seenSet remembers the numbers of a mailing. A number that the default
