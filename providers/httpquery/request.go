@@ -145,9 +145,13 @@ func (s *settings) newRequest(ctx context.Context, msg sms.Message) (*retryableh
 		// "replayable" for net/http: its Transport would then resend the
 		// request by itself when a reused connection fails after the
 		// request was written. A body of no bytes and no GetBody makes it
-		// not replayable, and is sent as no body at all.
+		// not replayable. With the "identity" transfer encoding it is
+		// written as it is (nothing, and no Content-Length), without the
+		// chunking, or the goroutine probing the body, that net/http
+		// otherwise uses for a body of unknown length (see http.Request.Write).
 		req.GetBody = nil
 		req.Body = io.NopCloser(strings.NewReader(""))
+		req.TransferEncoding = []string{"identity"}
 	} else {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}

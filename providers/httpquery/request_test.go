@@ -3,6 +3,7 @@ package httpquery
 import (
 	"context"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"net/url"
 	"testing"
@@ -140,6 +141,7 @@ func TestRequestMethodHeadersAuth(t *testing.T) {
 	assert.Equal(t, http.MethodGet, get.Method)
 	assert.Empty(t, get.Header.Get("Authorization"))
 	assert.Nil(t, get.GetBody, "a GET must not be replayable by net/http")
+	assert.Equal(t, []string{"identity"}, get.TransferEncoding)
 }
 
 func TestRequestJasminUTF16(t *testing.T) {
@@ -200,4 +202,30 @@ func FuzzRequest(f *testing.F) {
 		}
 		assert.Equal(t, want, got)
 	})
+}
+
+// The non-replayable empty body of a GET goes on the wire as no body: no
+// Content-Length, no Transfer-Encoding, nothing after the headers.
+func TestGETHasNoBodyOnTheWire(t *testing.T) {
+	type seen struct {
+		cl      int64
+		te      []string
+		headers http.Header
+		body    string
+	}
+	got := make(chan seen, 1)
+	srv := newCounter(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.ContentLength, r.TransferEncoding, r.Header.Clone(), string(b)}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	p := newProvider(t, Config{URL: srv.URL}, nil)
+	_, err := p.Send(context.Background(), sms.Message{To: "+4912345678", Text: "Hi"})
+	require.NoError(t, err)
+	s := <-got
+	assert.Equal(t, int64(0), s.cl)
+	assert.Empty(t, s.te)
+	assert.Empty(t, s.headers.Get("Content-Length"))
+	assert.Empty(t, s.headers.Get("Transfer-Encoding"))
+	assert.Empty(t, s.body)
 }
