@@ -66,6 +66,62 @@ func BenchmarkMailing10k(b *testing.B) {
 	})
 }
 
+// BenchmarkProviderFanOut is the same comparison without the sms.Client:
+// the hand-written fan-out calling Provider.Send, interleaved with plain
+// net/http, to tell the provider's share of the overhead from the Client's.
+func BenchmarkProviderFanOut(b *testing.B) {
+	numbers := benchNumbers()
+	srv := newCounter(b, answer(202, "0: Accepted for delivery"))
+	cfg := Kannel(srv.URL+"/cgi-bin/sendsms", "tester", "foobar")
+	cfg.MaxConns = benchConcurrency
+	p, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = p.Close() })
+	provider := func() {
+		fan(numbers, func(to string) {
+			if _, err := p.Send(context.Background(), sms.Message{To: to, Text: "Hello"}); err != nil {
+				panic(err)
+			}
+		})
+	}
+	_, plain := fanOut(b, numbers)
+	var tp, tq time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		provider()
+		t1 := time.Now()
+		plain()
+		tp += t1.Sub(t0)
+		tq += time.Since(t1)
+	}
+	b.ReportMetric(float64(tq)/float64(tp), "ratio")
+	b.ReportMetric(float64(srv.conns.Load()), "conns")
+	b.ReportMetric(0, "ns/op")
+}
+
+// fan calls send for every number from benchConcurrency goroutines.
+func fan(numbers []string, send func(to string)) {
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	for w := 0; w < benchConcurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for to := range jobs {
+				send(to)
+			}
+		}()
+	}
+	for _, to := range numbers {
+		jobs <- to
+	}
+	close(jobs)
+	wg.Wait()
+}
+
 // clientMailing returns a gateway and a function sending the mailing
 // through an sms.Client over this provider.
 func clientMailing(b *testing.B, numbers []string) (*counter, func()) {
@@ -102,35 +158,22 @@ func fanOut(b *testing.B, numbers []string) (*counter, func()) {
 	b.Cleanup(hc.CloseIdleConnections)
 	base := srv.URL + "/cgi-bin/sendsms?"
 	return srv, func() {
-		jobs := make(chan string)
-		var wg sync.WaitGroup
-		for w := 0; w < benchConcurrency; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for to := range jobs {
-					q := url.Values{"username": {"tester"}, "password": {"foobar"}, "to": {to}, "text": {"Hello"}}
-					req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, base+q.Encode(), nil)
-					if err != nil {
-						panic(err)
-					}
-					resp, err := hc.Do(req)
-					if err != nil {
-						panic(err)
-					}
-					_, _ = io.Copy(io.Discard, resp.Body)
-					_ = resp.Body.Close()
-					if resp.StatusCode != 202 {
-						panic(resp.Status)
-					}
-				}
-			}()
-		}
-		for _, to := range numbers {
-			jobs <- to
-		}
-		close(jobs)
-		wg.Wait()
+		fan(numbers, func(to string) {
+			q := url.Values{"username": {"tester"}, "password": {"foobar"}, "to": {to}, "text": {"Hello"}}
+			req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, base+q.Encode(), nil)
+			if err != nil {
+				panic(err)
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				panic(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != 202 {
+				panic(resp.Status)
+			}
+		})
 	}
 }
 
