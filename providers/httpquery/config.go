@@ -137,6 +137,7 @@ type settings struct {
 	params      url.Values // Params plus the URL's own query for GET
 	ucs2Params  url.Values
 	enc         encoded // the above, encoded once
+	host        string  // the Host of every request
 	ucs2UTF16   bool
 	stripPlus   bool
 	headers     http.Header
@@ -232,6 +233,7 @@ func (c *Config) settings() (*settings, error) {
 		s.url.RawQuery, s.url.ForceQuery = "", false
 	}
 	s.url.Fragment, s.url.RawFragment = "", ""
+	s.host = strings.TrimSuffix(s.url.Host, ":")
 	for k, vs := range c.Params {
 		s.params[k] = append(s.params[k], vs...)
 	}

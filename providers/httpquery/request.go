@@ -128,31 +128,42 @@ func (s *settings) number(to string) string {
 // its URL.
 func (s *settings) newRequest(ctx context.Context, msg sms.Message) (*retryablehttp.Request, string, error) {
 	q, printable := s.query(msg)
-	target, shown := s.enc.url, s.enc.urlPrintable
-	var body any
+	var req *retryablehttp.Request
 	if s.method == http.MethodGet {
-		target += "?" + q
-		shown += "?" + printable
+		u := *s.url
+		u.RawQuery = q
+		hr := (&http.Request{
+			Method:     http.MethodGet,
+			URL:        &u,
+			Proto:      "HTTP/1.1",
+			ProtoMajor: 1,
+			ProtoMinor: 1,
+			Header:     make(http.Header, len(s.headers)+1),
+			Host:       s.host,
+		}).WithContext(ctx)
+		var err error
+		if req, err = retryablehttp.FromRequest(hr); err != nil {
+			return nil, "", err
+		}
+		// Without GetBody a GET is not "replayable" for net/http, whose
+		// Transport would otherwise resend it by itself when a reused
+		// connection fails after the request was written. A body of no
+		// bytes makes net/http look at GetBody; with the "identity"
+		// transfer encoding it is written as it is (nothing, and no
+		// Content-Length), without the chunking or the goroutine probing
+		// the body that a body of unknown length gets otherwise (see
+		// http.Request.Write). Set after FromRequest, which would read it.
+		// A *strings.Reader, which net/http knows to be in memory, lets it
+		// write the headers without a separate flush; it cannot be shared,
+		// since reading it writes to it.
+		hr.Body = io.NopCloser(strings.NewReader(""))
+		hr.TransferEncoding = identity
 	} else {
-		body = []byte(q)
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, s.method, target, body)
-	if err != nil {
-		return nil, "", err
-	}
-	if s.method == http.MethodGet {
-		// retryablehttp gives every request a GetBody, which makes a GET
-		// "replayable" for net/http: its Transport would then resend the
-		// request by itself when a reused connection fails after the
-		// request was written. A body of no bytes and no GetBody makes it
-		// not replayable. With the "identity" transfer encoding it is
-		// written as it is (nothing, and no Content-Length), without the
-		// chunking, or the goroutine probing the body, that net/http
-		// otherwise uses for a body of unknown length (see http.Request.Write).
-		req.GetBody = nil
-		req.Body = io.NopCloser(strings.NewReader(""))
-		req.TransferEncoding = []string{"identity"}
-	} else {
+		var err error
+		req, err = retryablehttp.NewRequestWithContext(ctx, s.method, s.enc.url, []byte(q))
+		if err != nil {
+			return nil, "", err
+		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for k, vs := range s.headers {
@@ -161,5 +172,11 @@ func (s *settings) newRequest(ctx context.Context, msg sms.Message) (*retryableh
 	if s.username != "" {
 		req.SetBasicAuth(s.username, s.password)
 	}
-	return req, shown, nil
+	if s.method == http.MethodGet {
+		return req, s.enc.urlPrintable + "?" + printable, nil
+	}
+	return req, s.enc.urlPrintable, nil
 }
+
+// identity is the transfer encoding of every GET; net/http only reads it.
+var identity = []string{"identity"}
