@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -167,4 +169,21 @@ func FuzzLookup(f *testing.F) {
 		// Must not panic; a found value is a scalar's text.
 		_, _ = lookup(doc, path, "+79161234567")
 	})
+}
+
+func TestReadBodyLimit(t *testing.T) {
+	for _, n := range []int{0, 1, 511, 512, 513, maxBodyBytes, maxBodyBytes + 1, 3 * maxBodyBytes} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			src := strings.Repeat("x", n)
+			got, err := readBody(iotest.OneByteReader(strings.NewReader(src)), make([]byte, 0, 7))
+			require.NoError(t, err)
+			want := src
+			if len(want) > maxBodyBytes {
+				want = want[:maxBodyBytes]
+			}
+			assert.Equal(t, want, string(got))
+		})
+	}
+	_, err := readBody(iotest.ErrReader(errors.ErrUnsupported), nil)
+	assert.ErrorIs(t, err, errors.ErrUnsupported)
 }

@@ -23,6 +23,7 @@ type encoded struct {
 	url, urlPrintable       string // the URL, without query for GET
 	toSecret, textSecret    bool   // whether the per-message names are secret
 	fromSecret              bool
+	dynamicSecret           bool // any of the three
 }
 
 func (s *settings) encode() {
@@ -32,7 +33,8 @@ func (s *settings) encode() {
 	s.enc.ucs2Printable = redact.Query(s.enc.ucs2, s.secret)
 	s.enc.url = s.url.String()
 	s.enc.urlPrintable = redact.URL(s.url, s.secret)
-	s.enc.toSecret, s.enc.textSecret, s.enc.fromSecret = s.secret(s.to), s.secret(s.text), s.secret(s.from)
+	s.enc.toSecret, s.enc.textSecret, s.enc.fromSecret = s.secret(s.to), s.secret(s.text), s.from != "" && s.secret(s.from)
+	s.enc.dynamicSecret = s.enc.toSecret || s.enc.textSecret || s.enc.fromSecret
 }
 
 // encodeValues is url.Values.Encode: keys sorted, values in order.
@@ -55,9 +57,29 @@ func appendParam(b *strings.Builder, k, v string) {
 	if b.Len() > 0 {
 		b.WriteByte('&')
 	}
-	b.WriteString(url.QueryEscape(k))
+	appendEscaped(b, k)
 	b.WriteByte('=')
-	b.WriteString(url.QueryEscape(v))
+	appendEscaped(b, v)
+}
+
+// appendEscaped writes url.QueryEscape(s) to b without an intermediate
+// string.
+func appendEscaped(b *strings.Builder, s string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '~':
+			b.WriteByte(c)
+		case c == ' ':
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
 }
 
 func appendRaw(b *strings.Builder, encoded string) {
@@ -82,13 +104,29 @@ func (s *settings) query(msg sms.Message) (q, printable string) {
 		text = utf16BE(text)
 	}
 	to := s.number(msg.To)
+	sendFrom := s.from != "" && msg.From != ""
 
-	var b, p strings.Builder
-	b.Grow(len(s.enc.static) + 3*len(text) + len(to) + len(s.enc.ucs2) + 32)
+	var b strings.Builder
+	b.Grow(len(s.enc.static) + 3*len(text) + 3*len(to) + 3*len(msg.From) + len(s.enc.ucs2) + 32)
 	appendRaw(&b, s.enc.static)
+	appendParam(&b, s.text, text)
+	appendParam(&b, s.to, to)
+	if sendFrom {
+		appendParam(&b, s.from, msg.From)
+	}
+	if ucs2 {
+		appendRaw(&b, s.enc.ucs2)
+	}
+	q = b.String()
+	if !s.enc.dynamicSecret && s.enc.staticPrintable == s.enc.static && s.enc.ucs2Printable == s.enc.ucs2 {
+		return q, q
+	}
+
+	// Some parameter is secret: build the printable form apart.
+	var p strings.Builder
+	p.Grow(len(q))
 	appendRaw(&p, s.enc.staticPrintable)
 	add := func(k, v string, secret bool) {
-		appendParam(&b, k, v)
 		if secret {
 			v = redact.Mask
 		}
@@ -96,14 +134,13 @@ func (s *settings) query(msg sms.Message) (q, printable string) {
 	}
 	add(s.text, text, s.enc.textSecret)
 	add(s.to, to, s.enc.toSecret)
-	if s.from != "" && msg.From != "" {
+	if sendFrom {
 		add(s.from, msg.From, s.enc.fromSecret)
 	}
 	if ucs2 {
-		appendRaw(&b, s.enc.ucs2)
 		appendRaw(&p, s.enc.ucs2Printable)
 	}
-	return b.String(), p.String()
+	return q, p.String()
 }
 
 // utf16BE returns text as UTF-16 big-endian bytes.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"unicode/utf16"
 
@@ -228,4 +229,23 @@ func TestGETHasNoBodyOnTheWire(t *testing.T) {
 	assert.Empty(t, s.headers.Get("Content-Length"))
 	assert.Empty(t, s.headers.Get("Transfer-Encoding"))
 	assert.Empty(t, s.body)
+}
+
+func FuzzAppendEscaped(f *testing.F) {
+	f.Add("hi&to=+1999#x ~._-")
+	f.Add("Привет\x00\xff")
+	f.Fuzz(func(t *testing.T, s string) {
+		var b strings.Builder
+		appendEscaped(&b, s)
+		if b.String() != url.QueryEscape(s) {
+			t.Fatalf("%q: got %q, want %q", s, b.String(), url.QueryEscape(s))
+		}
+	})
+}
+
+func TestPrintableWithSecretNames(t *testing.T) {
+	cfg := Config{URL: "http://gw/send", ToParam: "to", TextParam: "token", FromParam: "from", SecretParams: []string{"from"}}
+	req, printable := build(t, cfg, sms.Message{To: "+4912345678", Text: "s3cret", From: "me"})
+	assert.Equal(t, "http://gw/send?token=REDACTED&to=%2B4912345678&from=REDACTED", printable)
+	assert.Equal(t, "token=s3cret&to=%2B4912345678&from=me", req.URL.RawQuery)
 }
