@@ -49,16 +49,7 @@ func BenchmarkMailing10k(b *testing.B) {
 	b.Run("interleaved", func(b *testing.B) {
 		_, client := clientMailing(b, numbers)
 		_, plain := fanOut(b, numbers)
-		var tc, tp time.Duration
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			t0 := time.Now()
-			client()
-			t1 := time.Now()
-			plain()
-			tc += t1.Sub(t0)
-			tp += time.Since(t1)
-		}
+		tc, tp := interleave(b, client, plain)
 		b.ReportMetric(float64(tp)/float64(tc), "ratio")
 		b.ReportMetric(float64(b.N*benchRecipients)/tc.Seconds(), "client-msg/s")
 		b.ReportMetric(float64(b.N*benchRecipients)/tp.Seconds(), "fanout-msg/s")
@@ -71,13 +62,7 @@ func BenchmarkMailing10k(b *testing.B) {
 // net/http, to tell the provider's share of the overhead from the Client's.
 func BenchmarkProviderFanOut(b *testing.B) {
 	numbers := benchNumbers()
-	srv := newCounter(b, answer(202, "0: Accepted for delivery"))
-	cfg := Kannel(srv.URL+"/cgi-bin/sendsms", "tester", "foobar")
-	cfg.MaxConns = benchConcurrency
-	p, err := New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	srv, p := benchProvider(b)
 	b.Cleanup(func() { _ = p.Close() })
 	provider := func() {
 		fan(numbers, func(to string) {
@@ -87,19 +72,25 @@ func BenchmarkProviderFanOut(b *testing.B) {
 		})
 	}
 	_, plain := fanOut(b, numbers)
-	var tp, tq time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		provider()
-		t1 := time.Now()
-		plain()
-		tp += t1.Sub(t0)
-		tq += time.Since(t1)
-	}
+	tp, tq := interleave(b, provider, plain)
 	b.ReportMetric(float64(tq)/float64(tp), "ratio")
 	b.ReportMetric(float64(srv.conns.Load()), "conns")
 	b.ReportMetric(0, "ns/op")
+}
+
+// interleave runs x then y in every iteration and returns the time each
+// took in all.
+func interleave(b *testing.B, x, y func()) (tx, ty time.Duration) {
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		x()
+		t1 := time.Now()
+		y()
+		tx += t1.Sub(t0)
+		ty += time.Since(t1)
+	}
+	return tx, ty
 }
 
 // fan calls send for every number from benchConcurrency goroutines.
@@ -122,9 +113,9 @@ func fan(numbers []string, send func(to string)) {
 	wg.Wait()
 }
 
-// clientMailing returns a gateway and a function sending the mailing
-// through an sms.Client over this provider.
-func clientMailing(b *testing.B, numbers []string) (*counter, func()) {
+// benchProvider returns a Kannel-like gateway and a provider for it with
+// MaxConns benchConcurrency.
+func benchProvider(b *testing.B) (*counter, *Provider) {
 	srv := newCounter(b, answer(202, "0: Accepted for delivery"))
 	cfg := Kannel(srv.URL+"/cgi-bin/sendsms", "tester", "foobar")
 	cfg.MaxConns = benchConcurrency
@@ -132,6 +123,13 @@ func clientMailing(b *testing.B, numbers []string) (*counter, func()) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return srv, p
+}
+
+// clientMailing returns a gateway and a function sending the mailing
+// through an sms.Client over this provider.
+func clientMailing(b *testing.B, numbers []string) (*counter, func()) {
+	srv, p := benchProvider(b)
 	c, err := sms.New(p, sms.WithConcurrency(benchConcurrency))
 	if err != nil {
 		b.Fatal(err)
