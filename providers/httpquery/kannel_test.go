@@ -197,3 +197,42 @@ func TestKannelOutage(t *testing.T) {
 	got = receivedFor(t, g, "+491609999999", 1)
 	assert.Len(t, got, 1, "delivered exactly once")
 }
+
+// BenchmarkKannelMailing10k sends a 10k-recipient mailing through the Client
+// and this provider to a real Kannel on loopback (skipped where Kannel is
+// not installed) and waits until the fake SMSC has every message. It reports
+// messages per second, end to end.
+func BenchmarkKannelMailing10k(b *testing.B) {
+	g := kanneltest.Start(b)
+	p, err := httpquery.New(httpquery.Kannel(g.SendSMSURL, g.Username, g.Password))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := sms.New(p, sms.WithConcurrency(64))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Close() })
+	const recipients = 10_000
+	numbers := make([]string, recipients)
+	for i := range numbers {
+		numbers[i] = fmt.Sprintf("+49171%07d", i)
+	}
+	received := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep, err := c.Mailing(context.Background(), sms.Mailing{To: numbers, Text: fmt.Sprintf("Hello %d", i)})
+		if err != nil || rep.Sent != recipients {
+			b.Fatalf("mailing: %v %+v", err, rep.Summary)
+		}
+		received += recipients
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		_, err = g.WaitReceived(ctx, received)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*recipients)/b.Elapsed().Seconds(), "msg/s")
+	b.ReportMetric(0, "ns/op")
+}
