@@ -1,0 +1,112 @@
+// Package httpquery is an sms.Provider for any gateway whose API is "a URL
+// plus query or form parameters": Kannel, Jasmin, SMS.ru, and the vendors of
+// the original SMS-Gateway service.
+//
+//	p, err := httpquery.New(httpquery.Kannel("http://127.0.0.1:13013/cgi-bin/sendsms", "tester", "foobar"))
+//	...
+//	c, err := sms.New(p)
+//	defer c.Close() // closes p too
+//
+// A *Provider is safe for concurrent use by multiple goroutines; close it
+// (or the sms.Client over it) to release its idle connections.
+//
+// # Configuration
+//
+// A Config is plain data with JSON tags, so it can be read from a file; its
+// zero values mean documented defaults, and presets (below) fill it for
+// known gateways. One Send is one request: GET with the parameters in the
+// query string (the default), or POST with them in a form body
+// (Config.Method). The request carries the static Params (credentials and
+// the like), the text under TextParam, the number under ToParam and the
+// sender under FromParam, in that order; when ToParam and TextParam are the
+// same name, as with the original service's vendors ("?q=TEXT&q=NUMBER"),
+// both values are sent, text first. When sms.Analyze says the text needs
+// UCS-2, UCS2Params are added (Kannel: coding=2&charset=UTF-8). Static
+// Headers and basic authentication (Username, Password) are supported.
+// Everything is encoded with net/url, so a text such as "hi&to=+1999"
+// arrives as that text and cannot add a recipient or change a parameter.
+//
+// # Outcomes
+//
+// An answer is classified as Kannel's generic HTTP SMSC does it, by what
+// Config.Outcomes says, tried in order: Rules (an HTTP status or class plus
+// a regular expression on the body), then a vendor code at a JSON path
+// mapped through Codes, then per-status overrides, then this default table:
+//
+//	2xx                      accepted
+//	429                      throttled, with Retry-After (seconds or date)
+//	401, 403, 405, 407       fatal: credentials or configuration
+//	408                      temporary
+//	other 4xx (400, 404...)  rejected
+//	503                      temporary, with Retry-After when present
+//	501, 505                 fatal
+//	3xx                      fatal: redirects are not followed
+//	500, 502, 504, other 5xx ambiguous: it may have been handled
+//
+// A request that got no answer is temporary when it provably never reached
+// the gateway (connection refused, DNS failure, failed TLS handshake, dial
+// timeout: no connection was ever established), and ambiguous otherwise (a
+// timeout or reset after the connection was made, or an answer broken off).
+// Failures are *sms.Error values: Kind, Code (the HTTP status as text, or the
+// vendor's code), RetryAfter, and as cause a *ResponseError (status, code,
+// the start of the body) or a *RequestError (the network error). The
+// gateway's message ID comes from Outcomes.MessageID (a regular expression
+// with a capture group) or Outcomes.MessageIDPath (a JSON path). The Receipt
+// carries StatusCode and the redacted URL on failure too.
+//
+// # Retries and the bound on requests
+//
+// The HTTP engine is go-retryablehttp with every default that could send a
+// text twice or leak a secret replaced:
+//
+//   - CheckRetry: instead of retrying timeouts, resets and every 5xx, only a
+//     request that never got a connection is repeated (the Transport reports
+//     a connection through httptrace before it writes a byte). A rejected
+//     certificate is not repeated.
+//   - Backoff: capped (16 × DialRetryWait) and jittered, where the default
+//     honours Retry-After without a cap; answers are never retried here, so
+//     Retry-After goes to the sms.Client, which caps it.
+//   - Logger: none (its default prints whole URLs to stderr); Config.Logger
+//     gets redacted lines instead.
+//   - ErrorHandler: the last error is kept and classified, where the default
+//     drops it for a text that quotes the URL.
+//
+// So one Send makes at most 1 + Config.DialRetries HTTP requests (3 by
+// default), and more than one only when the earlier ones never connected.
+// net/http's own silent resend of a GET over a reused connection, after the
+// request was written, is switched off as well: each GET carries an empty
+// body without GetBody, which net/http does not replay and, with the
+// "identity" transfer encoding, sends as no body at all.
+// Redirects are not followed. Message-level retries (of
+// temporary and throttled outcomes) belong to the sms.Client.
+//
+// go-retryablehttp closes the idle connections of the pool after every
+// failed request; the provider hides that call from it, so that one failure
+// in a mailing does not make every worker reconnect.
+//
+// # Secrets
+//
+// Credentials never appear in an error, a log line, a Receipt or a panic.
+// Secret values are those of parameters named in Config.SecretParams or
+// whose names contain password, pass, pwd, token, key, secret, api_id, apiid
+// or auth; the basic-auth password; the URL's user-info password; and every
+// header value. Receipt.URL is the request URL with secret parameters shown
+// as REDACTED. The *url.Error of net/http, which quotes the full URL, is
+// replaced by a *RequestError with the redacted URL, and every error text
+// and body excerpt is scrubbed of the secret values. Put credentials in
+// Params or Headers, not in the URL path, which is not redacted.
+//
+// # Connections
+//
+// The transport keeps up to MaxConns (64) connections to the gateway, all
+// reusable between messages, so a mailing with an sms.Client concurrency up
+// to MaxConns opens no more connections than its concurrency. Timeout (30s)
+// bounds each request, DialTimeout (10s) each connection and TLS handshake.
+// Config.HTTPClient replaces all of this; see its doc for what it loses.
+//
+// # Presets
+//
+// Kannel, Jasmin, SMSRu and Original return a Config for those gateways,
+// with their answers mapped as their docs say; adjust the result before New
+// if your gateway differs.
+package httpquery

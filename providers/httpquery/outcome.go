@@ -1,0 +1,317 @@
+package httpquery
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/smsgateway/sms"
+)
+
+// Outcome is what an answer means for the message, as written in a Config.
+type Outcome string
+
+// The outcomes. Every one but Accepted becomes an *sms.Error of the Kind of
+// the same name.
+const (
+	Accepted  Outcome = "accepted"
+	Rejected  Outcome = "rejected"
+	Temporary Outcome = "temporary"
+	Throttled Outcome = "throttled"
+	Fatal     Outcome = "fatal"
+	Ambiguous Outcome = "ambiguous"
+)
+
+var outcomeKinds = map[Outcome]sms.Kind{
+	Rejected:  sms.KindRejected,
+	Temporary: sms.KindTemporary,
+	Throttled: sms.KindThrottled,
+	Fatal:     sms.KindFatal,
+	Ambiguous: sms.KindAmbiguous,
+}
+
+func (o Outcome) valid() bool { _, ok := outcomeKinds[o]; return ok || o == Accepted }
+
+// Outcomes says how an answer is classified. They are tried in this order,
+// and the first that decides wins:
+//
+//  1. Rules, in order: the first whose Status and Body both match.
+//  2. CodePaths: the first JSON path found in the body gives the vendor's
+//     code, looked up in Codes (UnknownCode when it is not listed).
+//  3. Status: the answer's HTTP status, exact ("503") before its class
+//     ("5xx").
+//  4. The default table: see the package doc.
+//
+// The zero value classifies by HTTP status alone.
+type Outcomes struct {
+	// Rules match the HTTP status and a regular expression on the body.
+	Rules []Rule `json:"rules,omitempty"`
+	// CodePaths are dot-separated paths into a JSON body ("status_code",
+	// "sms.{to}.status_code"), where "{to}" stands for the number as sent.
+	CodePaths []string `json:"code_paths,omitempty"`
+	// Codes maps the vendor's codes found at CodePaths to outcomes.
+	Codes map[string]Outcome `json:"codes,omitempty"`
+	// UnknownCode is the outcome of a code found but not in Codes; empty
+	// means Ambiguous.
+	UnknownCode Outcome `json:"unknown_code,omitempty"`
+	// Status maps HTTP statuses ("429") or classes ("4xx") to outcomes,
+	// overriding the default table.
+	Status map[string]Outcome `json:"status,omitempty"`
+	// MessageID is a regular expression on the body of an accepted answer
+	// whose first capture group is the gateway's message ID.
+	MessageID string `json:"message_id,omitempty"`
+	// MessageIDPath is a JSON path (as in CodePaths) to the message ID.
+	// Tried after MessageID. An accepted answer without an ID is accepted
+	// all the same, with an empty Receipt.MessageID.
+	MessageIDPath string `json:"message_id_path,omitempty"`
+}
+
+// Rule classifies answers whose status and body match.
+type Rule struct {
+	// Status is an HTTP status ("403") or class ("4xx"); empty matches any.
+	Status string `json:"status,omitempty"`
+	// Body is a regular expression (Go syntax) searched in the body; empty
+	// matches any body.
+	Body string `json:"body,omitempty"`
+	// Outcome is what a match means.
+	Outcome Outcome `json:"outcome"`
+}
+
+type compiledRule struct {
+	status string
+	body   *regexp.Regexp
+	out    Outcome
+}
+
+type outcomes struct {
+	rules       []compiledRule
+	codePaths   []string
+	codes       map[string]Outcome
+	unknownCode Outcome
+	status      map[string]Outcome
+	msgID       *regexp.Regexp
+	msgIDPath   string
+	needJSON    bool
+}
+
+func (o *Outcomes) compile() (*outcomes, error) {
+	c := &outcomes{
+		codePaths:   o.CodePaths,
+		codes:       o.Codes,
+		unknownCode: o.UnknownCode,
+		status:      o.Status,
+		msgIDPath:   o.MessageIDPath,
+	}
+	if c.unknownCode == "" {
+		c.unknownCode = Ambiguous
+	}
+	if !c.unknownCode.valid() {
+		return nil, configError("Outcomes.UnknownCode: unknown outcome %q", o.UnknownCode)
+	}
+	for i, r := range o.Rules {
+		if r.Status != "" && !ruleStatus.MatchString(r.Status) {
+			return nil, configError("Outcomes.Rules[%d].Status must be like 403 or 4xx, got %q", i, r.Status)
+		}
+		if !r.Outcome.valid() {
+			return nil, configError("Outcomes.Rules[%d]: unknown outcome %q", i, r.Outcome)
+		}
+		cr := compiledRule{status: r.Status, out: r.Outcome}
+		if r.Body != "" {
+			re, err := regexp.Compile(r.Body)
+			if err != nil {
+				return nil, configError("Outcomes.Rules[%d].Body: %v", i, err)
+			}
+			cr.body = re
+		}
+		c.rules = append(c.rules, cr)
+	}
+	for code, out := range o.Codes {
+		if !out.valid() {
+			return nil, configError("Outcomes.Codes[%q]: unknown outcome %q", code, out)
+		}
+	}
+	for st, out := range o.Status {
+		if !ruleStatus.MatchString(st) {
+			return nil, configError("Outcomes.Status key must be like 429 or 5xx, got %q", st)
+		}
+		if !out.valid() {
+			return nil, configError("Outcomes.Status[%q]: unknown outcome %q", st, out)
+		}
+	}
+	if o.MessageID != "" {
+		re, err := regexp.Compile(o.MessageID)
+		if err != nil {
+			return nil, configError("Outcomes.MessageID: %v", err)
+		}
+		if re.NumSubexp() < 1 {
+			return nil, configError("Outcomes.MessageID needs a capture group")
+		}
+		c.msgID = re
+	}
+	c.needJSON = len(c.codePaths) > 0 || c.msgIDPath != ""
+	return c, nil
+}
+
+// verdict is a classified answer.
+type verdict struct {
+	out       Outcome
+	code      string // vendor code, or the HTTP status
+	messageID string
+}
+
+// classify decides what an answer with this status and body means for the
+// message sent to number.
+func (o *outcomes) classify(status int, body []byte, number string) verdict {
+	v := verdict{code: strconv.Itoa(status)}
+	var doc any
+	if o.needJSON {
+		doc = parseJSON(body)
+	}
+	v.out = o.decide(status, body, doc, number, &v.code)
+	if v.out == Accepted {
+		v.messageID = o.messageID(body, doc, number)
+	}
+	return v
+}
+
+func (o *outcomes) decide(status int, body []byte, doc any, number string, code *string) Outcome {
+	for _, r := range o.rules {
+		if r.status != "" && !statusMatches(r.status, status) {
+			continue
+		}
+		if r.body != nil && !r.body.Match(body) {
+			continue
+		}
+		return r.out
+	}
+	if doc != nil {
+		for _, p := range o.codePaths {
+			if c, ok := lookup(doc, p, number); ok {
+				*code = c
+				if out, ok := o.codes[c]; ok {
+					return out
+				}
+				return o.unknownCode
+			}
+		}
+	}
+	st := strconv.Itoa(status)
+	if out, ok := o.status[st]; ok {
+		return out
+	}
+	if out, ok := o.status[st[:1]+"xx"]; ok {
+		return out
+	}
+	return defaultOutcome(status)
+}
+
+// defaultOutcome is the table applied when nothing in the Config decides.
+func defaultOutcome(status int) Outcome {
+	switch {
+	case status >= 200 && status < 300:
+		return Accepted
+	case status == http.StatusTooManyRequests:
+		return Throttled
+	case status == http.StatusUnauthorized, status == http.StatusForbidden,
+		status == http.StatusProxyAuthRequired, status == http.StatusMethodNotAllowed:
+		// Credentials or configuration: no message can succeed.
+		return Fatal
+	case status == http.StatusRequestTimeout:
+		// The server gave up waiting for the request: not processed.
+		return Temporary
+	case status >= 400 && status < 500:
+		return Rejected
+	case status == http.StatusServiceUnavailable:
+		return Temporary
+	case status == http.StatusNotImplemented, status == http.StatusHTTPVersionNotSupported:
+		return Fatal
+	case status >= 300 && status < 400:
+		// Redirects are not followed: the URL is wrong for every message.
+		return Fatal
+	default:
+		// 500, 502, 504 and anything else: the gateway (or a proxy before
+		// it) may have handled the request before failing.
+		return Ambiguous
+	}
+}
+
+func statusMatches(pattern string, status int) bool {
+	st := strconv.Itoa(status)
+	if strings.HasSuffix(pattern, "xx") {
+		return len(st) == 3 && st[0] == pattern[0]
+	}
+	return pattern == st
+}
+
+func (o *outcomes) messageID(body []byte, doc any, number string) string {
+	if o.msgID != nil {
+		if m := o.msgID.FindSubmatch(body); m != nil {
+			return string(m[1])
+		}
+	}
+	if doc != nil && o.msgIDPath != "" {
+		if id, ok := lookup(doc, o.msgIDPath, number); ok {
+			return id
+		}
+	}
+	return ""
+}
+
+func parseJSON(body []byte) any {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var doc any
+	if err := d.Decode(&doc); err != nil {
+		return nil
+	}
+	return doc
+}
+
+// lookup follows a dot-separated path through JSON objects (and arrays, by
+// index) and returns the scalar found as a string. "{to}" in a path element
+// stands for number, tried as given and without its leading '+'.
+func lookup(doc any, path, number string) (string, bool) {
+	cur := doc
+	for _, key := range strings.Split(path, ".") {
+		switch node := cur.(type) {
+		case map[string]any:
+			if key == "{to}" {
+				next, ok := node[number]
+				if !ok {
+					next, ok = node[strings.TrimPrefix(number, "+")]
+				}
+				if !ok {
+					return "", false
+				}
+				cur = next
+				continue
+			}
+			next, ok := node[key]
+			if !ok {
+				return "", false
+			}
+			cur = next
+		case []any:
+			i, err := strconv.Atoi(key)
+			if err != nil || i < 0 || i >= len(node) {
+				return "", false
+			}
+			cur = node[i]
+		default:
+			return "", false
+		}
+	}
+	switch v := cur.(type) {
+	case string:
+		return v, true
+	case json.Number:
+		return v.String(), true
+	case bool:
+		return strconv.FormatBool(v), true
+	default:
+		return "", false
+	}
+}

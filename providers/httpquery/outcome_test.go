@@ -1,0 +1,189 @@
+package httpquery
+
+import (
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDefaultOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		want   Outcome
+	}{
+		{200, Accepted}, {202, Accepted}, {204, Accepted},
+		{301, Fatal}, {302, Fatal},
+		{400, Rejected}, {404, Rejected}, {422, Rejected}, {410, Rejected},
+		{401, Fatal}, {403, Fatal}, {405, Fatal}, {407, Fatal},
+		{408, Temporary}, {429, Throttled},
+		{500, Ambiguous}, {502, Ambiguous}, {504, Ambiguous}, {599, Ambiguous},
+		{501, Fatal}, {503, Temporary}, {505, Fatal},
+	} {
+		t.Run(statusText(tc.status), func(t *testing.T) {
+			o, err := (&Outcomes{}).compile()
+			require.NoError(t, err)
+			v := o.classify(tc.status, []byte("whatever"), "+4912345678")
+			assert.Equal(t, tc.want, v.out)
+			assert.Equal(t, statusText(tc.status), v.code)
+		})
+	}
+}
+
+func statusText(n int) string { return strconv.Itoa(n) }
+
+func TestConfiguredOutcomes(t *testing.T) {
+	cfg := Outcomes{
+		Rules: []Rule{
+			{Status: "403", Body: `Not routable`, Outcome: Rejected},
+			{Status: "2xx", Body: `^ERR`, Outcome: Rejected},
+			{Body: `slow down`, Outcome: Throttled},
+		},
+		CodePaths:     []string{"results.{to}.code", "code"},
+		Codes:         map[string]Outcome{"0": Accepted, "7": Fatal},
+		UnknownCode:   Rejected,
+		Status:        map[string]Outcome{"500": Temporary, "4xx": Ambiguous},
+		MessageIDPath: "results.{to}.id",
+	}
+	o, err := cfg.compile()
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name     string
+		status   int
+		body     string
+		want     Outcome
+		wantCode string
+		wantID   string
+	}{
+		{"rule beats status", 403, "Not routable. Do not try again.", Rejected, "403", ""},
+		{"403 without the pattern: status override for 4xx", 403, "Authorization failed", Ambiguous, "403", ""},
+		{"2xx body rule", 200, "ERR bad number", Rejected, "200", ""},
+		{"rule with any status", 500, "please slow down", Throttled, "500", ""},
+		{"per-number JSON code and ID, plus stripped", 200, `{"results":{"4912345678":{"code":0,"id":"m-1"}}}`, Accepted, "0", "m-1"},
+		{"top-level code when number is missing", 200, `{"code":7}`, Fatal, "7", ""},
+		{"unknown code", 200, `{"code":"99"}`, Rejected, "99", ""},
+		{"no code in JSON: status decides", 200, `{"other":1}`, Accepted, "200", ""},
+		{"not JSON: status decides", 500, `<html>`, Temporary, "500", ""},
+		{"class override", 418, ``, Ambiguous, "418", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := o.classify(tc.status, []byte(tc.body), "+4912345678")
+			assert.Equal(t, tc.want, v.out)
+			assert.Equal(t, tc.wantCode, v.code)
+			assert.Equal(t, tc.wantID, v.messageID)
+		})
+	}
+}
+
+func TestMessageIDRegexp(t *testing.T) {
+	o, err := (&Outcomes{MessageID: `^Success "([^"]+)"`}).compile()
+	require.NoError(t, err)
+	assert.Equal(t, "07033084-5cfd", o.classify(200, []byte(`Success "07033084-5cfd"`), "1").messageID)
+	assert.Equal(t, "", o.classify(200, []byte(`Accepted`), "1").messageID, "accepted without an ID")
+	assert.Equal(t, Accepted, o.classify(200, []byte(`Accepted`), "1").out)
+}
+
+func TestInvalidConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"no URL", Config{}},
+		{"bad scheme", Config{URL: "ftp://gw/"}},
+		{"no host", Config{URL: "http:///x"}},
+		{"bad method", Config{URL: "http://gw/", Method: "PUT"}},
+		{"bad ucs2 text", Config{URL: "http://gw/", UCS2Text: "latin1"}},
+		{"negative max conns", Config{URL: "http://gw/", MaxConns: -1}},
+		{"bad rule status", Config{URL: "http://gw/", Outcomes: Outcomes{Rules: []Rule{{Status: "6xx", Outcome: Fatal}}}}},
+		{"bad rule outcome", Config{URL: "http://gw/", Outcomes: Outcomes{Rules: []Rule{{Outcome: "maybe"}}}}},
+		{"bad rule regexp", Config{URL: "http://gw/", Outcomes: Outcomes{Rules: []Rule{{Body: "(", Outcome: Fatal}}}}},
+		{"bad code outcome", Config{URL: "http://gw/", Outcomes: Outcomes{Codes: map[string]Outcome{"1": "x"}}}},
+		{"bad status key", Config{URL: "http://gw/", Outcomes: Outcomes{Status: map[string]Outcome{"20": Fatal}}}},
+		{"id regexp without group", Config{URL: "http://gw/", Outcomes: Outcomes{MessageID: `id=\d+`}}},
+		{"bad unknown code", Config{URL: "http://gw/", Outcomes: Outcomes{UnknownCode: "x"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := New(tc.cfg)
+			assert.Nil(t, p)
+			assert.True(t, errors.Is(err, errConfig), "%v", err)
+		})
+	}
+}
+
+func TestConfigJSON(t *testing.T) {
+	const doc = `{
+		"url": "http://127.0.0.1:13013/cgi-bin/sendsms",
+		"method": "POST",
+		"params": {"username": ["tester"], "password": ["foobar"]},
+		"timeout": "5s",
+		"dial_retries": -1,
+		"outcomes": {"rules": [{"status": "403", "body": "Not routable", "outcome": "rejected"}],
+		             "status": {"5xx": "temporary"}}
+	}`
+	var cfg Config
+	require.NoError(t, json.Unmarshal([]byte(doc), &cfg))
+	assert.Equal(t, url.Values{"username": {"tester"}, "password": {"foobar"}}, cfg.Params)
+	assert.Equal(t, Duration(5e9), cfg.Timeout)
+	s, err := cfg.settings()
+	require.NoError(t, err)
+	assert.Equal(t, 0, s.dialRetries)
+	assert.Equal(t, "POST", s.method)
+	assert.Equal(t, Rejected, s.outcomes.classify(403, []byte("Not routable"), "1").out)
+	assert.Equal(t, Temporary, s.outcomes.classify(502, nil, "1").out)
+
+	out, err := json.Marshal(Config{URL: "http://gw/", Timeout: Duration(1500e6)})
+	require.NoError(t, err)
+	assert.Contains(t, string(out), `"timeout":"1.5s"`)
+
+	var bad Config
+	assert.Error(t, json.Unmarshal([]byte(`{"timeout":"soon"}`), &bad))
+}
+
+func TestConfigDefaults(t *testing.T) {
+	s, err := (&Config{URL: "http://gw/"}).settings()
+	require.NoError(t, err)
+	assert.Equal(t, DefaultMethod, s.method)
+	assert.Equal(t, DefaultToParam, s.to)
+	assert.Equal(t, DefaultTextParam, s.text)
+	assert.Equal(t, DefaultTimeout, s.timeout)
+	assert.Equal(t, DefaultDialTimeout, s.dialTimeout)
+	assert.Equal(t, DefaultDialRetries, s.dialRetries)
+	assert.Equal(t, DefaultDialRetryWait, s.retryWait)
+	assert.Equal(t, DefaultMaxConns, s.maxConns)
+}
+
+func FuzzLookup(f *testing.F) {
+	f.Add(`{"sms":{"79161234567":{"status_code":100}}}`, "sms.{to}.status_code")
+	f.Add(`[1,[2,3]]`, "1.0")
+	f.Fuzz(func(t *testing.T, body, path string) {
+		doc := parseJSON([]byte(body))
+		if doc == nil {
+			return
+		}
+		// Must not panic; a found value is a scalar's text.
+		_, _ = lookup(doc, path, "+79161234567")
+	})
+}
+
+func TestReadBodyLimit(t *testing.T) {
+	for _, n := range []int{0, 1, 511, 512, 513, maxBodyBytes, maxBodyBytes + 1, 3 * maxBodyBytes} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			src := strings.Repeat("x", n)
+			got, err := readBody(iotest.OneByteReader(strings.NewReader(src)), make([]byte, 0, 7))
+			require.NoError(t, err)
+			want := src
+			if len(want) > maxBodyBytes {
+				want = want[:maxBodyBytes]
+			}
+			assert.Equal(t, want, string(got))
+		})
+	}
+	_, err := readBody(iotest.ErrReader(errors.ErrUnsupported), nil)
+	assert.ErrorIs(t, err, errors.ErrUnsupported)
+}
