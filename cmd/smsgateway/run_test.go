@@ -27,7 +27,7 @@ func TestRunFromEnvironment(t *testing.T) {
 	_, err := os.Stat(filepath.Join(dir, "from-env", "smsgateway.db"))
 	assert.NoError(t, err, "the database is in the data directory from the environment")
 	assert.Contains(t, logs.String(), `"msg":"smsgateway stopped"`)
-	assert.NotContains(t, logs.String(), "change-me", "API keys are not logged")
+	assert.NotContains(t, logs.String(), "change-me", "API keys and passwords are not logged")
 }
 
 func TestRunFlagsWinOverEnvironment(t *testing.T) {

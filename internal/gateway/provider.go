@@ -50,10 +50,11 @@ type ProviderEnv struct {
 // providerTypes maps a ProviderConfig.Type to its constructor. Adding a type
 // is adding one entry.
 var providerTypes = map[string]ProviderFactory{
-	"log":      newLogProvider,
-	"mock":     newMockProvider,
-	"failover": newFailoverProvider,
-	"routing":  newRoutingProvider,
+	"log":       newLogProvider,
+	"mock":      newMockProvider,
+	"failover":  newFailoverProvider,
+	"routing":   newRoutingProvider,
+	"httpquery": newHTTPQueryProvider,
 }
 
 // ProviderTypes returns the names of the provider types, sorted.

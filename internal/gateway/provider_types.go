@@ -8,6 +8,7 @@ import (
 
 	"github.com/smsgateway/sms"
 	"github.com/smsgateway/sms/providers/failover"
+	"github.com/smsgateway/sms/providers/httpquery"
 	"github.com/smsgateway/sms/providers/mock"
 	"github.com/smsgateway/sms/providers/routing"
 )
@@ -141,4 +142,73 @@ func vendor(env ProviderEnv, name string) (failover.Vendor, error) {
 		return failover.Vendor{}, err
 	}
 	return failover.Vendor{Name: name, Provider: p}, nil
+}
+
+// httpqueryOptions are the options of the "httpquery" type: any gateway
+// whose API is a URL with query or form parameters (providers/httpquery).
+// They are httpquery.Config's fields ("url", "params", "outcomes", ...),
+// plus "preset": "kannel", "jasmin", "smsru" or "original", which starts
+// from that gateway's Config built from "url", "username" and "password"
+// ("api_id" for smsru); the other fields given then adjust it ("params" are
+// added to the preset's).
+type httpqueryOptions struct {
+	Preset string `json:"preset,omitempty"`
+	APIID  string `json:"api_id,omitempty"`
+	httpquery.Config
+}
+
+// httpqueryPresets build a preset's Config and name the option fields it
+// consumed.
+var httpqueryPresets = map[string]func(o httpqueryOptions) (httpquery.Config, []string){
+	"kannel": func(o httpqueryOptions) (httpquery.Config, []string) {
+		return httpquery.Kannel(o.URL, o.Username, o.Password), []string{"username", "password"}
+	},
+	"jasmin": func(o httpqueryOptions) (httpquery.Config, []string) {
+		return httpquery.Jasmin(o.URL, o.Username, o.Password), []string{"username", "password"}
+	},
+	"smsru": func(o httpqueryOptions) (httpquery.Config, []string) {
+		cfg := httpquery.SMSRu(o.APIID)
+		if o.URL != "" {
+			cfg.URL = o.URL
+		}
+		return cfg, nil
+	},
+	"original": func(o httpqueryOptions) (httpquery.Config, []string) {
+		return httpquery.Original(o.URL), nil
+	},
+}
+
+func newHTTPQueryProvider(env ProviderEnv, raw json.RawMessage) (sms.Provider, error) {
+	var o httpqueryOptions
+	if err := decodeOptions(raw, &o); err != nil {
+		return nil, err
+	}
+	cfg := o.Config
+	if o.Preset != "" {
+		preset, ok := httpqueryPresets[o.Preset]
+		if !ok {
+			return nil, fmt.Errorf("preset: unknown %q (known: %s)", o.Preset, strings.Join(sortedKeys(httpqueryPresets), ", "))
+		}
+		var consumed []string
+		cfg, consumed = preset(o)
+		// The fields given adjust the preset.
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return nil, err
+		}
+		for _, k := range append(consumed, "preset", "api_id") {
+			delete(fields, k)
+		}
+		rest, err := json.Marshal(fields)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(rest, &cfg); err != nil {
+			return nil, err
+		}
+	} else if o.APIID != "" {
+		return nil, errors.New("api_id: only with the smsru preset")
+	}
+	cfg.Logger = env.Log
+	return httpquery.New(cfg)
 }
