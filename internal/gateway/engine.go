@@ -9,7 +9,6 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +20,8 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+
+	"github.com/smsgateway/sms/internal/redact"
 )
 
 // engine is the job queue as the service uses it, the same for SQLite and
@@ -229,15 +230,13 @@ func newPostgresEngine(ctx context.Context, url string, p engineParams) (engine,
 	return e, st, nil
 }
 
-// redactErr returns err with the password of url, if any, blanked out.
+// redactErr returns err with the password of the URL, if any, masked; it
+// still unwraps to err.
 func redactErr(err error, rawURL string) error {
 	u, perr := neturl.Parse(rawURL)
 	if perr != nil {
 		return errors.New("cannot connect (error withheld: the URL does not parse)")
 	}
-	pw, ok := u.User.Password()
-	if !ok || pw == "" || !strings.Contains(err.Error(), pw) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+	pw, _ := u.User.Password()
+	return redact.New(pw).Error(err)
 }
