@@ -467,6 +467,28 @@ func (g *Gateway) Received() []Message {
 	return parseLog(b)
 }
 
+// ReceivedFor waits until the fake SMSC has logged at least n messages
+// (parts) for receiver to, and returns them; it fails t after 15 seconds.
+func (g *Gateway) ReceivedFor(t testing.TB, to string, n int) []Message {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var got []Message
+		for _, m := range g.Received() {
+			if m.To == to {
+				got = append(got, m)
+			}
+		}
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kanneltest: %d message(s) to %s after 15s, want %d", len(got), to, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // parseLog parses fakesmsc's output; an unfinished last line is ignored.
 func parseLog(b []byte) []Message {
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {

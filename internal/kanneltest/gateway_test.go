@@ -49,23 +49,6 @@ func params(g *Gateway, to, text string, extra ...string) url.Values {
 	return v
 }
 
-// receivedFor returns the messages for receiver to once at least n have
-// arrived for it.
-func receivedFor(t testing.TB, g *Gateway, to string, n int) []Message {
-	t.Helper()
-	var got []Message
-	require.Eventually(t, func() bool {
-		got = got[:0]
-		for _, m := range g.Received() {
-			if m.To == to {
-				got = append(got, m)
-			}
-		}
-		return len(got) >= n
-	}, 10*time.Second, 20*time.Millisecond, "waiting for %d message(s) to %s", n, to)
-	return got
-}
-
 func longGSM(n int) string {
 	var b strings.Builder
 	for i := 0; b.Len() < n; i++ {
@@ -83,19 +66,19 @@ func TestGateway(t *testing.T) {
 		status, body := send(t, g, params(g, "4912345", "Hello world", "from", "ACME"))
 		assert.Equal(t, http.StatusAccepted, status)
 		assert.Equal(t, "0: Accepted for delivery", body)
-		got := receivedFor(t, g, "4912345", 1)
+		got := g.ReceivedFor(t, "4912345", 1)
 		assert.Equal(t, Message{Seq: got[0].Seq, From: "ACME", To: "4912345", Coding: CodingText,
 			Text: "Hello world", Payload: []byte("Hello world")}, got[0])
 	})
 	t.Run("default sender", func(t *testing.T) {
 		status, _ := send(t, g, params(g, "4912346", "no from"))
 		assert.Equal(t, http.StatusAccepted, status)
-		assert.Equal(t, DefaultSender, receivedFor(t, g, "4912346", 1)[0].From)
+		assert.Equal(t, DefaultSender, g.ReceivedFor(t, "4912346", 1)[0].From)
 	})
 	t.Run("Cyrillic as UCS-2", func(t *testing.T) {
 		status, _ := send(t, g, params(g, "4911111", "Привет, мир!", "coding", "2", "charset", "UTF-8"))
 		assert.Equal(t, http.StatusAccepted, status)
-		got := receivedFor(t, g, "4911111", 1)
+		got := g.ReceivedFor(t, "4911111", 1)
 		assert.Equal(t, CodingUCS2, got[0].Coding)
 		assert.Equal(t, "Привет, мир!", got[0].Text)
 	})
@@ -103,7 +86,7 @@ func TestGateway(t *testing.T) {
 		text := longGSM(300)
 		status, _ := send(t, g, params(g, "4966666", text))
 		assert.Equal(t, http.StatusAccepted, status)
-		got := receivedFor(t, g, "4966666", 2)
+		got := g.ReceivedFor(t, "4966666", 2)
 		require.Len(t, got, 2)
 		assert.Equal(t, []int{2, 2}, []int{got[0].Total, got[1].Total})
 		assert.ElementsMatch(t, []int{1, 2}, []int{got[0].Part, got[1].Part})
@@ -116,7 +99,7 @@ func TestGateway(t *testing.T) {
 		text := strings.Repeat("Съешь же ещё этих мягких булок 😀 ", 5)
 		status, _ := send(t, g, params(g, "4988888", text, "coding", "2", "charset", "UTF-8"))
 		assert.Equal(t, http.StatusAccepted, status)
-		got := receivedFor(t, g, "4988888", 3)
+		got := g.ReceivedFor(t, "4988888", 3)
 		whole := Assemble(got)
 		require.Len(t, whole, 1)
 		assert.Equal(t, CodingUCS2, whole[0].Coding)
@@ -128,14 +111,14 @@ func TestGateway(t *testing.T) {
 		v.Set("password", g.SinglePassword)
 		status, _ := send(t, g, v)
 		assert.Equal(t, http.StatusAccepted, status)
-		got := receivedFor(t, g, "4977777", 1)
+		got := g.ReceivedFor(t, "4977777", 1)
 		assert.Equal(t, longGSM(160), got[0].Text)
 		assert.Zero(t, got[0].Total)
 	})
 	t.Run("newline in text", func(t *testing.T) {
 		status, _ := send(t, g, params(g, "4955555", "line1\nline2"))
 		assert.Equal(t, http.StatusAccepted, status)
-		assert.Equal(t, "line1\nline2", receivedFor(t, g, "4955555", 1)[0].Text)
+		assert.Equal(t, "line1\nline2", g.ReceivedFor(t, "4955555", 1)[0].Text)
 	})
 
 	rejections := []struct {
@@ -206,7 +189,7 @@ func TestSMSCOutage(t *testing.T) {
 			status, body = send(t, g, params(g, "4974000", "after the outage"))
 			assert.Equal(t, http.StatusAccepted, status)
 			assert.Equal(t, "0: Accepted for delivery", body)
-			assert.Equal(t, "after the outage", receivedFor(t, g, "4974000", 1)[0].Text)
+			assert.Equal(t, "after the outage", g.ReceivedFor(t, "4974000", 1)[0].Text)
 		})
 	}
 }

@@ -29,23 +29,6 @@ func newKannelClient(t *testing.T, g *kanneltest.Gateway, password string, opts 
 	return c
 }
 
-// receivedFor waits until n messages (parts) for receiver to have arrived
-// and returns them.
-func receivedFor(t *testing.T, g *kanneltest.Gateway, to string, n int) []kanneltest.Message {
-	t.Helper()
-	var got []kanneltest.Message
-	require.Eventually(t, func() bool {
-		got = got[:0]
-		for _, m := range g.Received() {
-			if m.To == to {
-				got = append(got, m)
-			}
-		}
-		return len(got) >= n
-	}, 15*time.Second, 20*time.Millisecond, "waiting for %d message(s) to %s", n, to)
-	return got
-}
-
 // TestKannel sends through a real Kannel (bearerbox, smsbox and a fake SMSC
 // on loopback) and checks what the fake SMSC received.
 func TestKannel(t *testing.T) {
@@ -57,7 +40,7 @@ func TestKannel(t *testing.T) {
 		res, err := c.Send(ctx, sms.Message{To: "+491700000001", Text: "Hello world", From: "ACME"})
 		require.NoError(t, err)
 		assert.Equal(t, 202, res.StatusCode)
-		got := receivedFor(t, g, "+491700000001", 1)
+		got := g.ReceivedFor(t, "+491700000001", 1)
 		require.Len(t, got, 1)
 		assert.Equal(t, kanneltest.CodingText, got[0].Coding)
 		assert.Equal(t, "Hello world", got[0].Text)
@@ -67,7 +50,7 @@ func TestKannel(t *testing.T) {
 	t.Run("injection stays text", func(t *testing.T) {
 		_, err := c.Send(ctx, sms.Message{To: "+491700000002", Text: "hi&to=+1999#x"})
 		require.NoError(t, err)
-		got := receivedFor(t, g, "+491700000002", 1)
+		got := g.ReceivedFor(t, "+491700000002", 1)
 		assert.Equal(t, "hi&to=+1999#x", got[0].Text)
 		for _, m := range g.Received() {
 			assert.NotContains(t, m.To, "1999")
@@ -79,7 +62,7 @@ func TestKannel(t *testing.T) {
 			to := fmt.Sprintf("+49170000001%d", i)
 			_, err := c.Send(ctx, sms.Message{To: to, Text: text})
 			require.NoError(t, err)
-			got := receivedFor(t, g, to, 1)
+			got := g.ReceivedFor(t, to, 1)
 			require.Len(t, got, 1)
 			assert.Equal(t, kanneltest.CodingUCS2, got[0].Coding)
 			assert.Equal(t, text, got[0].Text)
@@ -90,7 +73,7 @@ func TestKannel(t *testing.T) {
 		text := strings.Repeat("0123456789", 30)
 		_, err := c.Send(ctx, sms.Message{To: "+491700000020", Text: text})
 		require.NoError(t, err)
-		got := receivedFor(t, g, "+491700000020", 2)
+		got := g.ReceivedFor(t, "+491700000020", 2)
 		require.Len(t, got, 2)
 		for _, m := range got {
 			assert.Equal(t, 2, m.Total)
@@ -188,13 +171,13 @@ func TestKannelOutage(t *testing.T) {
 	require.NoError(t, out.err)
 	assert.Greater(t, out.res.Attempts, 1)
 
-	got := receivedFor(t, g, "+491609999999", 1)
+	got := g.ReceivedFor(t, "+491609999999", 1)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	_, err = g.WaitReceived(wctx, g.QueueLimit+1)
 	require.NoError(t, err)
 	time.Sleep(200 * time.Millisecond) // let a duplicate, if any, arrive
-	got = receivedFor(t, g, "+491609999999", 1)
+	got = g.ReceivedFor(t, "+491609999999", 1)
 	assert.Len(t, got, 1, "delivered exactly once")
 }
 
