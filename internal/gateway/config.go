@@ -202,15 +202,32 @@ func (c *Config) names() []string {
 	return names
 }
 
+// retryFor returns the retry policy of a provider: its own, or the
+// configuration's.
+func (c *Config) retryFor(pc ProviderConfig) sms.RetryPolicy {
+	if pc.Retry != nil {
+		return pc.Retry.policy()
+	}
+	return c.Retry.policy()
+}
+
 // jobTimeout is the longest one run of a task may take: the slice, plus the
 // messages then in flight, each with every attempt and the longest backoff
-// or Retry-After wait between them, plus a margin.
+// or Retry-After wait between them (under the most patient provider's retry
+// policy), plus a margin.
 func (c *Config) jobTimeout() time.Duration {
-	p := c.Retry.policy()
 	d := sms.DefaultRetryPolicy
-	attempts := cmp.Or(p.MaxAttempts, d.MaxAttempts)
-	wait := max(cmp.Or(p.MaxDelay, d.MaxDelay), cmp.Or(p.MaxRetryAfter, d.MaxRetryAfter))
-	return c.MailingSlice.D() + time.Duration(attempts)*c.SendTimeout.D() + time.Duration(attempts-1)*wait + 5*time.Second
+	var longest time.Duration
+	policies := []sms.RetryPolicy{c.Retry.policy()}
+	for _, pc := range c.Providers {
+		policies = append(policies, c.retryFor(pc))
+	}
+	for _, p := range policies {
+		attempts := cmp.Or(p.MaxAttempts, d.MaxAttempts)
+		wait := max(cmp.Or(p.MaxDelay, d.MaxDelay), cmp.Or(p.MaxRetryAfter, d.MaxRetryAfter))
+		longest = max(longest, time.Duration(attempts)*c.SendTimeout.D()+time.Duration(attempts-1)*wait)
+	}
+	return c.MailingSlice.D() + longest + 5*time.Second
 }
 
 // parseSeconds reads "5s"-style durations or plain seconds ("5", "0.5").

@@ -121,3 +121,23 @@ func TestProviderTypes(t *testing.T) {
 	assert.Equal(t, StateSent, list[0]["state"])
 	assert.Equal(t, StateFailed, list[1]["state"], "no route for the second number")
 }
+
+// TestPerProviderRetry: a provider's own retry policy replaces the
+// configuration's.
+func TestPerProviderRetry(t *testing.T) {
+	cfg := testConfig(nil)
+	cfg.TaskAttempts = 1
+	require.NoError(t, json.Unmarshal([]byte(`{
+		"default": {"type": "mock", "options": {"fail_every": 1, "fail_every_kind": "temporary"}},
+		"once": {"type": "mock", "options": {"fail_every": 1, "fail_every_kind": "temporary"}, "retry": {"max_attempts": 1}},
+		"five": {"type": "mock", "options": {"fail_every": 1, "fail_every_kind": "temporary"}, "retry": {"max_attempts": 5, "base_delay": "1ms"}}
+	}`), &cfg.Providers))
+	ts := startService(t, "sqlite", cfg)
+	for address, want := range map[string]string{"default": "3", "once": "1", "five": "5"} {
+		var a answer
+		require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?wait=10s&address="+address+"&phone_number=79990000001&message=x", "", &a))
+		assert.Equal(t, statusFailure, a.TaskStatus, address)
+		assert.Equal(t, json.Number(want), a.single(t)["attempts"], address)
+	}
+	assert.Greater(t, cfg.jobTimeout(), testConfig(nil).jobTimeout(), "the most patient policy sets the job timeout")
+}

@@ -28,6 +28,9 @@ type ProviderConfig struct {
 	// Concurrency is how many messages of one mailing are sent at once; 0
 	// means sms.DefaultConcurrency.
 	Concurrency int `json:"concurrency,omitempty"`
+	// Retry, when set, replaces the configuration's Retry for this
+	// provider.
+	Retry *RetryConfig `json:"retry,omitempty"`
 	// Options are the type's own settings, passed to its constructor.
 	Options json.RawMessage `json:"options,omitempty"`
 }
@@ -125,7 +128,7 @@ func buildProviders(cfg *Config, st *store, hooks func(name string) sms.Hooks, l
 			return fail(err)
 		}
 		opts := []sms.Option{
-			sms.WithRetry(cfg.Retry.policy()),
+			sms.WithRetry(cfg.retryFor(pc)),
 			sms.WithLogger(log.With("provider", name)),
 			sms.WithHooks(hooks(name)),
 		}
