@@ -59,7 +59,7 @@ func (s *Summary) merge(o Summary) {
 	s.Parts += o.Parts
 }
 
-func (s *Summary) add(r Result) {
+func (s *Summary) add(r *Result) {
 	s.Total++
 	switch r.Status {
 	case StatusSent:
@@ -134,22 +134,20 @@ func (c *Client) Mailing(ctx context.Context, m Mailing) (*Report, error) {
 		if ok {
 			f.pending = append(f.pending, i)
 		} else {
-			c.finish(ctx, res)
+			c.finish(ctx, &rep.Results[i])
 		}
 	}
-	// Each Result has its own slot: fn needs no lock.
-	_, cause := c.run(ctx, m.Text, m.From, f, len(f.pending), func(r Result) {
-		rep.Results[r.Index] = r
-	}, true)
+	// Workers fill in each Result in its slot: there is nothing to pass on.
+	_, cause := c.run(ctx, m.Text, m.From, f, len(f.pending), nil)
 	// Valid entries no worker took were not attempted.
 	for _, i := range f.pending {
 		if r := &rep.Results[i]; r.Status == StatusNotAttempted && r.Err == nil {
 			r.Err = notAttempted(cause)
-			c.finish(ctx, *r)
+			c.finish(ctx, r)
 		}
 	}
-	for _, r := range rep.Results {
-		rep.add(r)
+	for i := range rep.Results {
+		rep.add(&rep.Results[i])
 	}
 	rep.Duration = c.now().Sub(start)
 	return rep, rep.Err()
@@ -174,18 +172,18 @@ func (c *Client) MailingStream(ctx context.Context, s Stream, fn func(Result)) (
 	if !s.AllowDuplicates {
 		f.dedup = newSeenSet(-1)
 	}
-	return c.run(ctx, s.Text, s.From, f, -1, fn, false)
+	return c.run(ctx, s.Text, s.From, f, -1, fn)
 }
 
 // run is the mailing engine behind Mailing and MailingStream: workers take
 // entries from f and deliver them concurrently, with no dispatcher goroutine
 // and no channel. size is the number of entries when known (-1 otherwise), to
-// start no more workers than entries. concurrentFn says fn may be called from
-// several goroutines at once (it is otherwise serialized).
+// start no more workers than entries. fn, when not nil, gets a copy of each
+// Result, one call at a time.
 //
 // It returns the summary of what it emitted and why it stopped early (nil
 // when it did not).
-func (c *Client) run(ctx context.Context, text, from string, f feeder, size int, fn func(Result), concurrentFn bool) (Summary, error) {
+func (c *Client) run(ctx context.Context, text, from string, f feeder, size int, fn func(Result)) (Summary, error) {
 	start := c.now()
 	var sum Summary
 	if !c.begin() {
@@ -198,17 +196,18 @@ func (c *Client) run(ctx context.Context, text, from string, f feeder, size int,
 
 	var fnMu sync.Mutex
 	work := func(local *Summary) {
-		emit := func(r Result) {
+		emit := func(r *Result) {
 			c.finish(ctx, r)
 			local.add(r)
-			if !concurrentFn {
+			if fn != nil {
 				fnMu.Lock()
 				defer fnMu.Unlock()
+				fn(*r)
 			}
-			fn(r)
 		}
+		var buf Result
 		for {
-			res, ok, more := f.take()
+			res, ok, more := f.take(&buf)
 			if !more {
 				return
 			}
@@ -222,7 +221,7 @@ func (c *Client) run(ctx context.Context, text, from string, f feeder, size int,
 				emit(res)
 				return
 			}
-			res = c.deliver(ctx, stop, res, Message{To: res.Number, Text: text, From: from})
+			c.deliver(ctx, stop, res, Message{To: res.Number, Text: text, From: from})
 			if k, ok := res.Kind(); ok && k == KindFatal && res.Status == StatusFailed {
 				cancel(res.Err)
 			}
@@ -264,10 +263,10 @@ func duplicate(res Result, first int) Result {
 
 // feeder hands a mailing's entries to its workers, safe for concurrent use.
 type feeder interface {
-	// take returns the next entry to send. more is false when there is
-	// none left or the mailing stopped; ok is false when res is final
-	// already (skipped).
-	take() (res Result, ok, more bool)
+	// take returns the next entry to send, in buf or in a place of its
+	// own. more is false when there is none left or the mailing stopped; ok
+	// is false when res is final already (skipped).
+	take(buf *Result) (res *Result, ok, more bool)
 	// stop makes every later take report no more entries.
 	stop()
 }
@@ -281,15 +280,15 @@ type sliceFeeder struct {
 	stopped atomic.Bool
 }
 
-func (f *sliceFeeder) take() (Result, bool, bool) {
+func (f *sliceFeeder) take(*Result) (*Result, bool, bool) {
 	if f.stopped.Load() {
-		return Result{}, false, false
+		return nil, false, false
 	}
 	i := f.next.Add(1) - 1
 	if i >= int64(len(f.pending)) {
-		return Result{}, false, false
+		return nil, false, false
 	}
-	return f.results[f.pending[i]], true, true
+	return &f.results[f.pending[i]], true, true
 }
 
 func (f *sliceFeeder) stop() { f.stopped.Store(true) }
@@ -309,18 +308,18 @@ type streamFeeder struct {
 	stopped bool
 }
 
-func (f *streamFeeder) take() (res Result, ok, more bool) {
+func (f *streamFeeder) take(buf *Result) (*Result, bool, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.stopped {
-		return res, false, false
+		return nil, false, false
 	}
 	to, more := f.next()
 	if !more {
 		f.stopped = true
-		return res, false, false
+		return nil, false, false
 	}
-	res, ok = f.c.validate(to, f.info, f.textErr)
+	res, ok := f.c.validate(to, f.info, f.textErr)
 	res.Index = f.i
 	f.i++
 	if ok && f.dedup != nil {
@@ -328,7 +327,8 @@ func (f *streamFeeder) take() (res Result, ok, more bool) {
 			res, ok = duplicate(res, first), false
 		}
 	}
-	return res, ok, true
+	*buf = res
+	return buf, ok, true
 }
 
 func (f *streamFeeder) stop() {

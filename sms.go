@@ -162,10 +162,10 @@ func (c *Client) Send(ctx context.Context, msg Message) (Result, error) {
 	if ok {
 		msg.To = res.Number
 		stop, _, release := c.stopContext(ctx)
-		res = c.deliver(ctx, stop, res, msg)
+		c.deliver(ctx, stop, &res, msg)
 		release()
 	}
-	c.finish(ctx, res)
+	c.finish(ctx, &res)
 	return res, res.Err
 }
 
@@ -263,10 +263,10 @@ func (c *Client) validate(to string, info TextInfo, textErr error) (res Result, 
 
 // deliver sends msg (already validated; msg.To normalized) with retries.
 // Provider calls get ctx; waits end when stop is done.
-func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Result {
+func (c *Client) deliver(ctx, stop context.Context, res *Result, msg Message) {
 	timed := c.hooks.Attempt != nil || c.log.Enabled(ctx, slog.LevelDebug)
 	for attempt := 1; ; attempt++ {
-		if err := c.wait(ctx, stop, c.cost(res)); err != nil {
+		if err := c.wait(ctx, stop, c.cost(res.Parts)); err != nil {
 			if attempt == 1 {
 				res.Status = StatusNotAttempted
 				res.Err = notAttempted(err)
@@ -310,7 +310,6 @@ func (c *Client) deliver(ctx, stop context.Context, res Result, msg Message) Res
 			break
 		}
 	}
-	return res
 }
 
 // wait holds an attempt back until the throttle gate opens and the rate
@@ -343,11 +342,11 @@ func (c *Client) wait(ctx, stop context.Context, n int) error {
 	return nil
 }
 
-// cost is what one attempt of res takes from the rate limiter: 1, or its
-// parts with WithLimitPerPart.
-func (c *Client) cost(res Result) int {
-	if c.limitParts && res.Parts > 1 {
-		return res.Parts
+// cost is what one attempt of a text of parts parts takes from the rate
+// limiter: 1, or its parts with WithLimitPerPart.
+func (c *Client) cost(parts int) int {
+	if c.limitParts && parts > 1 {
+		return parts
 	}
 	return 1
 }
@@ -375,9 +374,9 @@ func (c *Client) attempted(ctx context.Context, number string, n int, rc Receipt
 }
 
 // finish reports a final Result to the hooks and the log.
-func (c *Client) finish(ctx context.Context, res Result) {
+func (c *Client) finish(ctx context.Context, res *Result) {
 	if c.hooks.Result != nil {
-		c.hooks.Result(res)
+		c.hooks.Result(*res)
 	}
 	level := slog.LevelInfo
 	if res.Status != StatusSent && !errors.Is(res.Err, ErrDuplicate) {
