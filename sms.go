@@ -399,7 +399,12 @@ func (c *Client) finish(ctx context.Context, res *Result) {
 	c.log.LogAttrs(ctx, level, "sms result", attrs...)
 }
 
+// notAttempted returns the error of a message never handed to the provider,
+// matching ErrNotAttempted and cause.
 func notAttempted(cause error) error {
+	if cause == nil {
+		return ErrNotAttempted
+	}
 	return &notAttemptedError{cause: cause}
 }
 
