@@ -76,6 +76,9 @@ func (s *Summary) add(r *Result) {
 
 // Report is the outcome of a Mailing.
 type Report struct {
+	// Text is the analysis of the mailing's text: the encoding and the parts
+	// of each message (Summary.Parts is the total of the sent ones).
+	Text TextInfo
 	// Results has one entry for every number of Mailing.To, in the same
 	// order.
 	Results []Result
@@ -116,8 +119,8 @@ func (r *Report) Err() error {
 // stops the mailing the same way. The Report is never nil.
 func (c *Client) Mailing(ctx context.Context, m Mailing) (*Report, error) {
 	start := c.now()
-	rep := &Report{Results: make([]Result, len(m.To))}
 	info, textErr := c.checkText(m.Text)
+	rep := &Report{Text: info, Results: make([]Result, len(m.To))}
 	f := &sliceFeeder{results: rep.Results, pending: make([]int, 0, len(m.To))}
 	seen := newSeenSet(len(m.To))
 	// Validate and deduplicate every entry first, in order, so that the

@@ -23,6 +23,7 @@ func TestResultsCarryEncodingAndParts(t *testing.T) {
 		assert.Equal(t, 1, r.Parts)
 	}
 	assert.Equal(t, 3, rep.Parts, "the cost counts sent messages only")
+	assert.Equal(t, TextInfo{Encoding: UCS2, Units: 6, Parts: 1}, rep.Text)
 
 	rep, err = c.Mailing(context.Background(), Mailing{Text: strings.Repeat("ж", 71), To: numbers(4)})
 	require.NoError(t, err)
