@@ -52,6 +52,15 @@
 // Client.MailingStream does the same for lists too large to hold in memory,
 // reading numbers from an iterator and handing each Result to a callback.
 //
+// # Text and parts
+//
+// Analyze tells how a text is encoded (GSM 03.38 7-bit, or UCS-2 for
+// anything outside its tables) and how many SMS parts it takes, which is
+// what a gateway charges. Every Result carries its text's Encoding and
+// Parts, and a Report the total Parts of the messages sent. WithMaxParts
+// refuses longer texts before any money is spent; WithLimitPerPart makes the
+// rate limiter count parts, as gateways meter them.
+//
 // # Errors
 //
 // Client.Send returns the Result and its Err. A failure is an *Error: match
