@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,12 @@ type Mailing struct {
 	From string
 	// To lists the recipients. Report.Results[i] belongs to To[i].
 	To []string
+	// ID, when not empty, gives the message to To[i] the Message.ID
+	// ID + "/" + i. Choose it unique per mailing: with an
+	// IdempotentProvider it makes retrying an ambiguous outcome safe, and
+	// a repeat of the whole mailing with the same ID is deduplicated by the
+	// gateway. Empty means no IDs.
+	ID string
 }
 
 // Stream is a mailing whose numbers come from an iterator, for lists too
@@ -28,6 +35,8 @@ type Stream struct {
 	// To yields the recipients; it is read once, in order, and not past
 	// the point where the mailing stops.
 	To iter.Seq[string]
+	// ID gives entry i the Message.ID ID + "/" + i, as Mailing.ID does.
+	ID string
 	// AllowDuplicates turns off the duplicate filter. With it, memory is
 	// bounded by the concurrency alone; without it, the filter keeps one
 	// map entry (8 bytes of key) per distinct number.
@@ -141,7 +150,7 @@ func (c *Client) Mailing(ctx context.Context, m Mailing) (*Report, error) {
 		}
 	}
 	// Workers fill in each Result in its slot: there is nothing to pass on.
-	_, cause := c.run(ctx, m.Text, m.From, f, len(f.pending), nil)
+	_, cause := c.run(ctx, Message{Text: m.Text, From: m.From, ID: m.ID}, f, len(f.pending), nil)
 	// Valid entries no worker took were not attempted.
 	for _, i := range f.pending {
 		if r := &rep.Results[i]; r.Status == StatusNotAttempted && r.Err == nil {
@@ -175,18 +184,19 @@ func (c *Client) MailingStream(ctx context.Context, s Stream, fn func(Result)) (
 	if !s.AllowDuplicates {
 		f.dedup = newSeenSet(-1)
 	}
-	return c.run(ctx, s.Text, s.From, f, -1, fn)
+	return c.run(ctx, Message{Text: s.Text, From: s.From, ID: s.ID}, f, -1, fn)
 }
 
-// run is the mailing engine behind Mailing and MailingStream: workers take
-// entries from f and deliver them concurrently, with no dispatcher goroutine
+// run is the mailing engine behind Mailing and MailingStream: it sends tmpl
+// (Text, From, and ID as the prefix of each entry's ID) to the entries
+// workers take from f, concurrently, with no dispatcher goroutine
 // and no channel. size is the number of entries when known (-1 otherwise), to
 // start no more workers than entries. fn, when not nil, gets a copy of each
 // Result, one call at a time.
 //
 // It returns the summary of what it emitted and why it stopped early (nil
 // when it did not).
-func (c *Client) run(ctx context.Context, text, from string, f feeder, size int, fn func(Result)) (Summary, error) {
+func (c *Client) run(ctx context.Context, tmpl Message, f feeder, size int, fn func(Result)) (Summary, error) {
 	start := c.now()
 	var sum Summary
 	if !c.begin() {
@@ -224,7 +234,12 @@ func (c *Client) run(ctx context.Context, text, from string, f feeder, size int,
 				emit(res)
 				return
 			}
-			c.deliver(ctx, stop, res, Message{To: res.Number, Text: text, From: from})
+			msg := tmpl
+			msg.To = res.Number
+			if tmpl.ID != "" {
+				msg.ID = tmpl.ID + "/" + strconv.Itoa(res.Index)
+			}
+			c.deliver(ctx, stop, res, msg)
 			if k, ok := res.Kind(); ok && k == KindFatal && res.Status == StatusFailed {
 				cancel(res.Err)
 			}

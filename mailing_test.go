@@ -228,3 +228,51 @@ func FuzzPack(f *testing.F) {
 		}
 	})
 }
+
+func TestMailingIDs(t *testing.T) {
+	// The gateway deduplicates by ID and loses the answer to every first
+	// attempt: only a retry with the same ID tells the Client it was sent.
+	var mu sync.Mutex
+	seenIDs := map[string]int{}
+	script := func(n int, msg Message) (Receipt, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		key := msg.ID
+		if key == "" {
+			key = msg.To
+		}
+		seenIDs[key]++
+		if seenIDs[key] == 1 {
+			return Receipt{}, kindErr(KindAmbiguous)
+		}
+		return Receipt{MessageID: "gw-" + key}, nil
+	}
+	to := []string{"+4915100000001", "+4915100000002", "+4915100000001", "+4915100000003"}
+
+	t.Run("with an ID, ambiguous outcomes are retried", func(t *testing.T) {
+		clear(seenIDs)
+		c, _ := newTestClient(t, idempotentFake{&fakeProvider{script: script}})
+		rep, err := c.Mailing(context.Background(), Mailing{Text: "hi", To: to, ID: "m42"})
+		require.NoError(t, err)
+		assert.Equal(t, 3, rep.Sent)
+		assert.Equal(t, "gw-m42/0", rep.Results[0].MessageID)
+		assert.Equal(t, "gw-m42/3", rep.Results[3].MessageID, "the ID is the entry's index")
+		assert.Equal(t, map[string]int{"m42/0": 2, "m42/1": 2, "m42/3": 2}, seenIDs)
+	})
+	t.Run("without an ID, they are not", func(t *testing.T) {
+		clear(seenIDs)
+		c, _ := newTestClient(t, idempotentFake{&fakeProvider{script: script}})
+		rep, err := c.Mailing(context.Background(), Mailing{Text: "hi", To: to})
+		assert.ErrorIs(t, err, ErrAmbiguous)
+		assert.Equal(t, 3, rep.Failed)
+		assert.Equal(t, map[string]int{"+4915100000001": 1, "+4915100000002": 1, "+4915100000003": 1}, seenIDs, "one attempt each")
+	})
+	t.Run("stream", func(t *testing.T) {
+		clear(seenIDs)
+		c, _ := newTestClient(t, idempotentFake{&fakeProvider{script: script}})
+		sum, err := c.MailingStream(context.Background(), Stream{Text: "hi", To: slices.Values(to), ID: "s1"}, func(Result) {})
+		require.NoError(t, err)
+		assert.Equal(t, 3, sum.Sent)
+		assert.Contains(t, seenIDs, "s1/3")
+	})
+}

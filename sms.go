@@ -27,7 +27,8 @@
 //   - KindAmbiguous (the message may have been accepted: a timeout after
 //     the request was written, a connection reset before the answer, or any
 //     error the provider did not classify) is not retried, unless the
-//     provider is an IdempotentProvider and the message has an ID, or
+//     provider is an IdempotentProvider and the message has an ID
+//     (Mailing.ID gives every entry of a mailing one), or
 //     RetryPolicy.RetryAmbiguous is set. The Result says it was ambiguous so
 //     that the caller can reconcile with the gateway.
 //
