@@ -114,13 +114,13 @@ type Client struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	rand  func(limit int64) int64
 
-	mu      sync.RWMutex // guards closed and calls.Add
-	closed  bool
-	calls   sync.WaitGroup
-	closing context.Context // done when Close starts: ends every wait
-	endWait context.CancelFunc
-	closeMu sync.Mutex
-	closeFn func() error
+	mu        sync.RWMutex // guards closed and calls.Add
+	closed    bool
+	calls     sync.WaitGroup
+	closing   context.Context // done when Close starts: ends every wait
+	endWait   context.CancelFunc
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New returns a Client that sends through p. Options are applied in order;
@@ -185,22 +185,17 @@ func (c *Client) Send(ctx context.Context, msg Message) (Result, error) {
 // finish. Close then closes the Provider if it is an io.Closer. It is
 // idempotent: later calls return the first call's result.
 func (c *Client) Close() error {
-	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
-	if c.closeFn != nil {
-		return c.closeFn()
-	}
-	c.mu.Lock()
-	c.closed = true
-	c.endWait()
-	c.mu.Unlock()
-	c.calls.Wait()
-	var err error
-	if cl, ok := c.p.(io.Closer); ok {
-		err = cl.Close()
-	}
-	c.closeFn = func() error { return err }
-	return err
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.endWait()
+		c.mu.Unlock()
+		c.calls.Wait()
+		if cl, ok := c.p.(io.Closer); ok {
+			c.closeErr = cl.Close()
+		}
+	})
+	return c.closeErr
 }
 
 // begin registers a call, or reports false when the Client is closed.
