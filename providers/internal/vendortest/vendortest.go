@@ -1,7 +1,7 @@
-// Package vendortest holds test helpers for the providers that combine
-// vendors (failover, routing): mock vendors scripted to answer as a
-// providertest.Behavior asks, for their conformance tests, and a trivial
-// vendor and loop for their benchmarks. It is for tests only.
+// Package vendortest holds test helpers for the providers' own tests: mocks
+// scripted to answer as a providertest.Behavior asks (the mock's conformance
+// test, and the vendors of failover and routing in theirs), and a trivial
+// vendor and loop for benchmarks. It is for tests only.
 package vendortest
 
 import (
@@ -24,19 +24,37 @@ const ThrottleHint = 2 * time.Second
 // reset connection), or no answer until the call's context ends for Hang.
 // Unknown behaviors fail with an error wrapping providertest.ErrUnsupported.
 func Mock(b providertest.Behavior) (*mock.Provider, error) {
-	always := func(err error) mock.Option { return mock.FailEvery(1, err) }
+	opts, err := Options(b, false)
+	if err != nil {
+		return nil, err
+	}
+	return mock.New(opts...), nil
+}
+
+// Options are the mock options behind Mock. With idempotent, the mock
+// deduplicates by ID and an Ambiguous answer is "accepted, but the answer was
+// lost" (mock.Delivered).
+func Options(b providertest.Behavior, idempotent bool) ([]mock.Option, error) {
+	var opts []mock.Option
+	if idempotent {
+		opts = append(opts, mock.Idempotent())
+	}
+	always := func(err error) []mock.Option { return append(opts, mock.FailEvery(1, err)) }
 	switch b {
 	case providertest.Accept:
-		return mock.New(), nil
+		return opts, nil
 	case providertest.Reject, providertest.Temporary, providertest.Fatal:
 		kind, _ := b.Kind()
-		return mock.New(always(mock.Err(kind))), nil
+		return always(mock.Err(kind)), nil
 	case providertest.Throttle:
-		return mock.New(always(mock.Throttled(ThrottleHint))), nil
+		return always(mock.Throttled(ThrottleHint)), nil
 	case providertest.Ambiguous:
-		return mock.New(always(errors.New("connection reset by peer"))), nil
+		if idempotent {
+			return always(mock.Delivered(nil)), nil
+		}
+		return always(errors.New("connection reset by peer")), nil
 	case providertest.Hang:
-		return mock.New(mock.Latency(time.Hour)), nil
+		return append(opts, mock.Latency(time.Hour)), nil
 	}
 	return nil, fmt.Errorf("behavior %v: %w", b, providertest.ErrUnsupported)
 }
