@@ -298,11 +298,10 @@ func (c *Client) deliver(ctx, stop context.Context, res *Result, msg Message) {
 		e.Attempts = attempt
 		res.Status, res.Err = StatusFailed, e
 		c.attempted(ctx, msg.To, attempt, rc, e, t0)
-		d := c.retry.delay(attempt, e, c.rand)
 		if e.Kind == KindThrottled {
 			// Hold back every worker, this one's retry included: c.wait
 			// does the waiting.
-			c.gate.closeUntil(c.now().Add(d))
+			c.gate.closeUntil(c.now().Add(c.retry.delay(attempt, e, c.rand)))
 		}
 		if attempt >= c.retry.MaxAttempts || !c.retryable(e, msg) || ctx.Err() != nil {
 			break
@@ -310,7 +309,7 @@ func (c *Client) deliver(ctx, stop context.Context, res *Result, msg Message) {
 		if e.Kind == KindThrottled {
 			continue
 		}
-		if err := c.sleep(stop, d); err != nil {
+		if err := c.sleep(stop, c.retry.delay(attempt, e, c.rand)); err != nil {
 			e.Err = errors.Join(e.Err, err)
 			break
 		}

@@ -309,21 +309,32 @@ func TestClose(t *testing.T) {
 	assert.Zero(t, fp.callCount())
 }
 
+// blockingLimiter signals when a wait starts and blocks until ctx ends.
+type blockingLimiter struct{ waiting chan struct{} }
+
+func (l blockingLimiter) WaitN(ctx context.Context, n int) error {
+	close(l.waiting)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
 func TestCloseEndsWaits(t *testing.T) {
 	fp := &fakeProvider{}
-	c, err := New(fp, WithRateLimit(rate.Every(time.Hour), 1))
-	require.NoError(t, err)
-	_, err = c.Send(context.Background(), Message{To: testNumber, Text: "uses the burst"})
+	lim := blockingLimiter{waiting: make(chan struct{})}
+	c, err := New(fp, WithLimiter(lim))
 	require.NoError(t, err)
 
-	done := make(chan error)
+	done := make(chan Result)
 	go func() {
-		_, err := c.Send(context.Background(), Message{To: testNumber, Text: "waits an hour"})
-		done <- err
+		res, _ := c.Send(context.Background(), Message{To: testNumber, Text: "waits on the limiter"})
+		done <- res
 	}()
-	time.Sleep(10 * time.Millisecond) // let it reach the limiter; the test passes either way
+	<-lim.waiting // the Send is inside the limiter
 	require.NoError(t, c.Close())
-	assert.ErrorIs(t, <-done, ErrClosed)
+	res := <-done
+	assert.ErrorIs(t, res.Err, ErrClosed)
+	assert.Equal(t, StatusNotAttempted, res.Status)
+	assert.Zero(t, fp.callCount())
 }
 
 func TestHooksAndLogging(t *testing.T) {
