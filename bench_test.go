@@ -134,7 +134,7 @@ func (nopProvider) Send(context.Context, sms.Message) (sms.Receipt, error) {
 // filter.
 func BenchmarkMailingStream(b *testing.B) {
 	const recipients = 1_000_000
-	gen := func(yield func(string) bool) {
+	gen := func(yield func(sms.Message) bool) {
 		buf := []byte("+4915100000000")
 		for i := 0; i < recipients; i++ {
 			n := i
@@ -142,7 +142,7 @@ func BenchmarkMailingStream(b *testing.B) {
 				buf[j] = byte('0' + n%10)
 				n /= 10
 			}
-			if !yield(string(buf)) {
+			if !yield(sms.Message{To: string(buf), Text: "hello"}) {
 				return
 			}
 		}
@@ -161,7 +161,7 @@ func BenchmarkMailingStream(b *testing.B) {
 				var before runtime.MemStats
 				runtime.ReadMemStats(&before)
 				sent := 0
-				sum, err := c.MailingStream(context.Background(), sms.Stream{Text: "hello", To: gen, AllowDuplicates: allowDup}, func(r sms.Result) {
+				sum, err := c.MailingStream(context.Background(), sms.Stream{Messages: gen, AllowDuplicates: allowDup}, func(r sms.Result) {
 					if r.Status == sms.StatusSent {
 						sent++
 					}

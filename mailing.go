@@ -7,7 +7,6 @@ import (
 	"iter"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/smsgateway/sms/internal/mask"
@@ -27,19 +26,18 @@ type Mailing struct {
 	ID string
 }
 
-// Stream is a mailing whose numbers come from an iterator, for lists too
-// large to hold in memory.
+// Stream is a mailing whose entries come from an iterator, for lists too
+// large to hold in memory, or for texts that differ per recipient.
 type Stream struct {
-	Text string
-	From string
-	// To yields the recipients; it is read once, in order, and not past
-	// the point where the mailing stops.
-	To iter.Seq[string]
-	// ID gives entry i the Message.ID ID + "/" + i, as Mailing.ID does.
-	ID string
-	// AllowDuplicates turns off the duplicate filter. With it, memory is
-	// bounded by the concurrency alone; without it, the filter keeps one
-	// map entry (8 bytes of key) per distinct number.
+	// Messages yields the entries; it is read once, in order, and not past
+	// the point where the mailing stops. Each is validated and sent as Send
+	// would: its To normalized, its ID handed to the provider as given.
+	Messages iter.Seq[Message]
+	// AllowDuplicates turns off the duplicate filter. Without it, an entry
+	// whose number (after normalization) and text repeat an earlier
+	// entry's is skipped with ErrDuplicate, and the filter keeps one map
+	// entry per distinct message; with it, memory is bounded by the
+	// concurrency alone.
 	AllowDuplicates bool
 }
 
@@ -57,15 +55,6 @@ type Summary struct {
 	Parts int
 	// Duration is the wall time of the whole mailing.
 	Duration time.Duration
-}
-
-func (s *Summary) merge(o Summary) {
-	s.Total += o.Total
-	s.Sent += o.Sent
-	s.Failed += o.Failed
-	s.Skipped += o.Skipped
-	s.NotAttempted += o.NotAttempted
-	s.Parts += o.Parts
 }
 
 func (s *Summary) add(r *Result) {
@@ -128,31 +117,29 @@ func (r *Report) Err() error {
 // stops the mailing the same way. The Report is never nil.
 func (c *Client) Mailing(ctx context.Context, m Mailing) (*Report, error) {
 	start := c.now()
-	info, textErr := c.checkText(m.Text)
-	rep := &Report{Text: info, Results: make([]Result, len(m.To))}
-	f := &sliceFeeder{results: rep.Results, pending: make([]int, 0, len(m.To))}
-	seen := newSeenSet(len(m.To))
-	// Validate and deduplicate every entry first, in order, so that the
-	// first of two equal numbers is the one sent.
-	for i, to := range m.To {
-		res, ok := c.validate(to, info, textErr)
-		res.Index = i
-		if ok {
-			if first, dup := seen.add(res.Number, i); dup {
-				res, ok = duplicate(res, first), false
-			}
-		}
-		rep.Results[i] = res
-		if ok {
-			f.pending = append(f.pending, i)
+	rep := c.Check(m)
+	var pending []int
+	for i := range rep.Results {
+		if r := &rep.Results[i]; r.Status == StatusSkipped {
+			c.finish(ctx, r)
 		} else {
-			c.finish(ctx, &rep.Results[i])
+			pending = append(pending, i)
 		}
 	}
-	// Workers fill in each Result in its slot: there is nothing to pass on.
-	_, cause := c.run(ctx, Message{Text: m.Text, From: m.From, ID: m.ID}, f, len(f.pending), nil)
-	// Valid entries no worker took were not attempted.
-	for _, i := range f.pending {
+	entries := func(yield func(int, Message) bool) {
+		for _, i := range pending {
+			msg := Message{To: m.To[i], Text: m.Text, From: m.From}
+			if m.ID != "" {
+				msg.ID = m.ID + "/" + strconv.Itoa(i)
+			}
+			if !yield(i, msg) {
+				return
+			}
+		}
+	}
+	_, cause := c.run(ctx, entries, false, len(pending), func(r Result) { rep.Results[r.Index] = r })
+	// Entries no worker took were not attempted.
+	for _, i := range pending {
 		if r := &rep.Results[i]; r.Status == StatusNotAttempted && r.Err == nil {
 			r.Err = notAttempted(cause)
 			c.finish(ctx, r)
@@ -165,7 +152,32 @@ func (c *Client) Mailing(ctx context.Context, m Mailing) (*Report, error) {
 	return rep, rep.Err()
 }
 
-// MailingStream sends s.Text to every number s.To yields, at most
+// Check validates a mailing without sending anything, as Mailing does
+// before its first send. Every entry of the Report is normalized
+// (Result.Number); an invalid number, an invalid text, or a number that
+// repeats an earlier entry is StatusSkipped with the error Mailing would
+// report; every other entry is StatusNotAttempted with a nil Err: it would
+// be sent. Nothing is logged and no hook is called.
+func (c *Client) Check(m Mailing) *Report {
+	info, textErr := c.checkText(m.Text)
+	rep := &Report{Text: info, Results: make([]Result, len(m.To))}
+	seen := make(map[string]int, len(m.To))
+	for i, to := range m.To {
+		res, ok := c.validate(to, info, textErr)
+		res.Index = i
+		if ok {
+			if first, dup := seen[res.Number]; dup {
+				res = duplicate(res, first)
+			} else {
+				seen[res.Number] = i
+			}
+		}
+		rep.Results[i] = res
+	}
+	return rep
+}
+
+// MailingStream sends every message s.Messages yields, at most
 // WithConcurrency at a time, and calls fn with each Result (Result.Index is
 // the entry's position) as soon as it is final, so in completion order. fn is
 // called from one goroutine at a time and must not block for long: it holds
@@ -173,30 +185,32 @@ func (c *Client) Mailing(ctx context.Context, m Mailing) (*Report, error) {
 // filter, see Stream.AllowDuplicates).
 //
 // When the mailing stops early (ctx cancelled, the Client closed, a KindFatal
-// outcome), entries already read are reported as not attempted, s.To is not
-// read further, and the error says why it stopped. Otherwise the error is nil,
-// and failures are in the Results.
+// outcome), entries already read are reported as not attempted, s.Messages
+// is not read further, and the error says why it stopped. Otherwise the
+// error is nil, and failures are in the Results.
 func (c *Client) MailingStream(ctx context.Context, s Stream, fn func(Result)) (Summary, error) {
-	next, stop := iter.Pull(s.To)
-	defer stop()
-	info, textErr := c.checkText(s.Text)
-	f := &streamFeeder{c: c, next: next, info: info, textErr: textErr}
-	if !s.AllowDuplicates {
-		f.dedup = newSeenSet(-1)
+	entries := func(yield func(int, Message) bool) {
+		i := 0
+		for msg := range s.Messages {
+			if !yield(i, msg) {
+				return
+			}
+			i++
+		}
 	}
-	return c.run(ctx, Message{Text: s.Text, From: s.From, ID: s.ID}, f, -1, fn)
+	return c.run(ctx, entries, !s.AllowDuplicates, -1, fn)
 }
 
-// run is the mailing engine behind Mailing and MailingStream: it sends tmpl
-// (Text, From, and ID as the prefix of each entry's ID) to the entries
-// workers take from f, concurrently, with no dispatcher goroutine
-// and no channel. size is the number of entries when known (-1 otherwise), to
-// start no more workers than entries. fn, when not nil, gets a copy of each
-// Result, one call at a time.
+// run is the mailing engine behind Mailing and MailingStream: it sends the
+// entries (index, message) workers read from entries, concurrently, with no
+// dispatcher goroutine and no channel. dedup turns the duplicate filter on.
+// size is the number of entries when known (-1 otherwise), to start no more
+// workers than entries. fn, when not nil, gets each Result, one call at a
+// time.
 //
 // It returns the summary of what it emitted and why it stopped early (nil
 // when it did not).
-func (c *Client) run(ctx context.Context, tmpl Message, f feeder, size int, fn func(Result)) (Summary, error) {
+func (c *Client) run(ctx context.Context, entries iter.Seq2[int, Message], dedup bool, size int, fn func(Result)) (Summary, error) {
 	start := c.now()
 	var sum Summary
 	if !c.begin() {
@@ -207,43 +221,39 @@ func (c *Client) run(ctx context.Context, tmpl Message, f feeder, size int, fn f
 	stop, cancel, release := c.stopContext(ctx)
 	defer release()
 
-	var fnMu sync.Mutex
-	work := func(local *Summary) {
-		emit := func(r *Result) {
-			c.finish(ctx, r)
-			local.add(r)
-			if fn != nil {
-				fnMu.Lock()
-				defer fnMu.Unlock()
-				fn(*r)
-			}
+	f := newFeeder(c, entries, dedup)
+	defer f.close()
+	var mu sync.Mutex // guards sum and fn
+	emit := func(r *Result) {
+		c.finish(ctx, r)
+		mu.Lock()
+		defer mu.Unlock()
+		sum.add(r)
+		if fn != nil {
+			fn(*r)
 		}
-		var buf Result
+	}
+	work := func() {
 		for {
-			res, ok, more := f.take(&buf)
+			res, msg, ok, more := f.take()
 			if !more {
 				return
 			}
 			if !ok {
-				emit(res) // skipped
+				emit(&res) // skipped
 				continue
 			}
 			if cause := stopCause(ctx, stop); cause != nil {
 				f.stop() // read no further
 				res.Err = notAttempted(cause)
-				emit(res)
+				emit(&res)
 				return
 			}
-			msg := tmpl
-			msg.To = res.Number
-			if tmpl.ID != "" {
-				msg.ID = tmpl.ID + "/" + strconv.Itoa(res.Index)
-			}
-			c.deliver(ctx, stop, res, msg)
+			c.deliver(ctx, stop, &res, msg)
 			if k, ok := res.Kind(); ok && k == KindFatal && res.Status == StatusFailed {
 				cancel(res.Err)
 			}
-			emit(res)
+			emit(&res)
 		}
 	}
 
@@ -251,23 +261,18 @@ func (c *Client) run(ctx context.Context, tmpl Message, f feeder, size int, fn f
 	if size >= 0 && size < workers {
 		workers = size
 	}
-	sums := make([]Summary, max(workers, 1)) // one per worker: no shared counter
 	var wg sync.WaitGroup
 	for w := 1; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			work(&sums[w])
+			work()
 		}()
 	}
 	if workers > 0 {
-		work(&sums[0]) // the calling goroutine is a worker too
+		work() // the calling goroutine is a worker too
 	}
 	wg.Wait()
-
-	for _, l := range sums {
-		sum.merge(l)
-	}
 	sum.Duration = c.now().Sub(start)
 	return sum, stopCause(ctx, stop)
 }
@@ -279,131 +284,74 @@ func duplicate(res Result, first int) Result {
 	return res
 }
 
-// feeder hands a mailing's entries to its workers, safe for concurrent use.
-type feeder interface {
-	// take returns the next entry to send, in buf or in a place of its
-	// own. more is false when there is none left or the mailing stopped; ok
-	// is false when res is final already (skipped).
-	take(buf *Result) (res *Result, ok, more bool)
-	// stop makes every later take report no more entries.
-	stop()
-}
-
-// sliceFeeder hands out the entries of a Mailing, validated beforehand,
-// without a lock.
-type sliceFeeder struct {
-	results []Result // validated entries, by index
-	pending []int    // indexes of the entries to send
-	next    atomic.Int64
-	stopped atomic.Bool
-}
-
-func (f *sliceFeeder) take(*Result) (*Result, bool, bool) {
-	if f.stopped.Load() {
-		return nil, false, false
-	}
-	i := f.next.Add(1) - 1
-	if i >= int64(len(f.pending)) {
-		return nil, false, false
-	}
-	return &f.results[f.pending[i]], true, true
-}
-
-func (f *sliceFeeder) stop() { f.stopped.Store(true) }
-
-// streamFeeder reads, validates and deduplicates the entries of a Stream one
-// at a time, under a lock, so that the first of two equal numbers is the one
-// sent.
-type streamFeeder struct {
-	c       *Client
-	info    TextInfo
-	textErr error
-	dedup   *seenSet // nil: duplicates allowed
+// feeder hands a mailing's entries to its workers one at a time, under a
+// lock: it reads, validates and (with a duplicate filter) deduplicates them
+// in order, so that the first of two equal messages is the one sent.
+type feeder struct {
+	c    *Client
+	seen map[seenKey]int // nil: duplicates allowed
 
 	mu      sync.Mutex
-	next    func() (string, bool)
-	i       int
+	next    func() (int, Message, bool)
+	close   func()
 	stopped bool
+	// The last text checked, and its verdict: a mailing's entries usually
+	// share one text, which is then analyzed once.
+	text    string
+	info    TextInfo
+	textErr error
+	checked bool
 }
 
-func (f *streamFeeder) take(buf *Result) (*Result, bool, bool) {
+// seenKey identifies a message for the duplicate filter.
+type seenKey struct{ number, text string }
+
+func newFeeder(c *Client, entries iter.Seq2[int, Message], dedup bool) *feeder {
+	f := &feeder{c: c}
+	f.next, f.close = iter.Pull2(entries)
+	if dedup {
+		f.seen = make(map[seenKey]int)
+	}
+	return f
+}
+
+// take returns the next entry: its Result so far and the message to send
+// (To normalized). more is false when there is none left or the mailing
+// stopped; ok is false when res is final already (skipped).
+func (f *feeder) take() (res Result, msg Message, ok, more bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.stopped {
-		return nil, false, false
+		return res, msg, false, false
 	}
-	to, more := f.next()
+	i, msg, more := f.next()
 	if !more {
 		f.stopped = true
-		return nil, false, false
+		return res, msg, false, false
 	}
-	res, ok := f.c.validate(to, f.info, f.textErr)
-	res.Index = f.i
-	f.i++
-	if ok && f.dedup != nil {
-		if first, dup := f.dedup.add(res.Number, res.Index); dup {
-			res, ok = duplicate(res, first), false
+	if !f.checked || msg.Text != f.text {
+		f.text, f.checked = msg.Text, true
+		f.info, f.textErr = f.c.checkText(msg.Text)
+	}
+	res, ok = f.c.validate(msg.To, f.info, f.textErr)
+	res.Index = i
+	if !ok {
+		return res, msg, false, true
+	}
+	msg.To = res.Number
+	if f.seen != nil {
+		k := seenKey{res.Number, msg.Text}
+		if first, dup := f.seen[k]; dup {
+			return duplicate(res, first), msg, false, true
 		}
+		f.seen[k] = i
 	}
-	*buf = res
-	return buf, ok, true
+	return res, msg, true, true
 }
 
-func (f *streamFeeder) stop() {
+// stop makes every later take report no more entries.
+func (f *feeder) stop() {
 	f.mu.Lock()
 	f.stopped = true
 	f.mu.Unlock()
-}
-
-// seenSet remembers the numbers of a mailing. A number that the default
-// normalizer produced ('+' and up to 15 digits) is packed exactly into a
-// uint64; any other string falls back to a map of strings.
-type seenSet struct {
-	packed map[uint64]int
-	other  map[string]int
-}
-
-// newSeenSet returns a set sized for size numbers (-1: unknown).
-func newSeenSet(size int) *seenSet { return &seenSet{packed: make(map[uint64]int, max(size, 0))} }
-
-// add records number at index i, or returns the index it was first seen at.
-func (s *seenSet) add(number string, i int) (first int, dup bool) {
-	if k, ok := pack(number); ok {
-		if first, dup = s.packed[k]; !dup {
-			s.packed[k] = i
-		}
-		return first, dup
-	}
-	if s.other == nil {
-		s.other = make(map[string]int)
-	}
-	if first, dup = s.other[number]; !dup {
-		s.other[number] = i
-	}
-	return first, dup
-}
-
-// pack encodes an optional '+' and 1 to 17 digits into a uint64 without loss:
-// a leading 1 keeps leading zeros, and bit 63 marks the '+'.
-func pack(number string) (uint64, bool) {
-	var k uint64 = 1
-	digits := number
-	plus := len(digits) > 0 && digits[0] == '+'
-	if plus {
-		digits = digits[1:]
-	}
-	if len(digits) == 0 || len(digits) > 17 {
-		return 0, false
-	}
-	for i := 0; i < len(digits); i++ {
-		d := digits[i]
-		if d < '0' || d > '9' {
-			return 0, false
-		}
-		k = k*10 + uint64(d-'0')
-	}
-	if plus {
-		k |= 1 << 63
-	}
-	return k, true
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -16,8 +17,8 @@ const DefaultConcurrency = 16
 // New fails instead of building a misconfigured Client.
 type Option func(*Client) error
 
-// WithRetry sets the retry policy. Zero fields of p mean the defaults of
-// DefaultRetryPolicy.
+// WithRetry sets the retry policy. Zero fields of p mean the defaults (see
+// RetryPolicy).
 func WithRetry(p RetryPolicy) Option {
 	return func(c *Client) error {
 		full, err := p.withDefaults()
@@ -25,6 +26,20 @@ func WithRetry(p RetryPolicy) Option {
 			return err
 		}
 		c.retry = full
+		return nil
+	}
+}
+
+// WithAttemptTimeout bounds each attempt: the provider's Send gets a
+// context that ends after d. An attempt cut short is reported as the
+// provider classifies it (a request already written is KindAmbiguous). 0 (the
+// default) means no bound besides the caller's context.
+func WithAttemptTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d < 0 {
+			return fmt.Errorf("sms: WithAttemptTimeout: negative duration %v", d)
+		}
+		c.attemptTimeout = d
 		return nil
 	}
 }

@@ -123,9 +123,25 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
-// Retryable reports whether a message that failed with this kind was provably
-// not accepted and may be sent again: KindTemporary and KindThrottled.
-func (k Kind) Retryable() bool { return k == KindTemporary || k == KindThrottled }
+// MarshalText writes the kind's name, as String does.
+func (k Kind) MarshalText() ([]byte, error) {
+	if k < 0 || int(k) >= len(kindNames) {
+		return nil, fmt.Errorf("sms: no name for %v", k)
+	}
+	return []byte(kindNames[k]), nil
+}
+
+// UnmarshalText reads a kind's name, such as "throttled": the one text form
+// of a Kind in configuration files and scripts.
+func (k *Kind) UnmarshalText(b []byte) error {
+	for i, name := range kindNames {
+		if name == string(b) {
+			*k = Kind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("sms: unknown kind %q (known: %s)", b, strings.Join(kindNames[:], ", "))
+}
 
 // Sentinel errors, one per Kind, for errors.Is. Every *Error matches the
 // sentinel of its Kind.

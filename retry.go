@@ -1,12 +1,19 @@
 package sms
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"time"
 )
 
-// RetryPolicy bounds the Client's retries of one message. Zero fields mean the
-// values of DefaultRetryPolicy.
+// RetryPolicy bounds the Client's retries of one message. Zero fields mean
+// the defaults: 3 attempts, a 500ms base delay, a 30s cap on the backoff,
+// and a gateway's Retry-After honoured up to 1 minute.
+//
+// In JSON (a configuration file) its fields are max_attempts, base_delay,
+// max_delay, max_retry_after and retry_ambiguous, with durations written as
+// Duration reads them ("500ms" or seconds).
 type RetryPolicy struct {
 	// MaxAttempts is the most times one message is handed to the provider,
 	// the first attempt included. 1 disables retries.
@@ -25,19 +32,55 @@ type RetryPolicy struct {
 	RetryAmbiguous bool
 }
 
-// DefaultRetryPolicy is the policy of a Client built without WithRetry.
-var DefaultRetryPolicy = RetryPolicy{
+// defaultRetry is the policy of a Client built without WithRetry.
+var defaultRetry = RetryPolicy{
 	MaxAttempts:   3,
 	BaseDelay:     500 * time.Millisecond,
 	MaxDelay:      30 * time.Second,
 	MaxRetryAfter: time.Minute,
 }
 
-func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
-	d := DefaultRetryPolicy
-	if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxRetryAfter < 0 {
-		return p, fmt.Errorf("sms: RetryPolicy: negative field in %+v", p)
+// retryPolicyJSON is RetryPolicy's JSON form. TestRetryPolicyJSON checks
+// that it has a field for every field of RetryPolicy.
+type retryPolicyJSON struct {
+	MaxAttempts    int      `json:"max_attempts,omitempty"`
+	BaseDelay      Duration `json:"base_delay,omitempty"`
+	MaxDelay       Duration `json:"max_delay,omitempty"`
+	MaxRetryAfter  Duration `json:"max_retry_after,omitempty"`
+	RetryAmbiguous bool     `json:"retry_ambiguous,omitempty"`
+}
+
+// MarshalJSON writes p with its JSON field names and durations as text.
+func (p RetryPolicy) MarshalJSON() ([]byte, error) {
+	return json.Marshal(retryPolicyJSON{p.MaxAttempts, Duration(p.BaseDelay), Duration(p.MaxDelay), Duration(p.MaxRetryAfter), p.RetryAmbiguous})
+}
+
+// UnmarshalJSON reads p from its JSON form; an unknown field is an error,
+// so that a typo does not fall back to a default unnoticed.
+func (p *RetryPolicy) UnmarshalJSON(b []byte) error {
+	var j retryPolicyJSON
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return fmt.Errorf("retry policy: %w", err)
 	}
+	*p = RetryPolicy{j.MaxAttempts, time.Duration(j.BaseDelay), time.Duration(j.MaxDelay), time.Duration(j.MaxRetryAfter), j.RetryAmbiguous}
+	return nil
+}
+
+// MaxDuration returns the longest the Client spends on one message under p
+// (zero fields meaning the defaults) when one attempt takes at most
+// attempt: every attempt, and the longest wait (MaxDelay or MaxRetryAfter)
+// between two. It bounds a job that sends one message.
+func (p RetryPolicy) MaxDuration(attempt time.Duration) time.Duration {
+	p = p.filled()
+	n := time.Duration(p.MaxAttempts)
+	return n*attempt + (n-1)*max(p.MaxDelay, p.MaxRetryAfter)
+}
+
+// filled returns p with its zero fields set to the defaults.
+func (p RetryPolicy) filled() RetryPolicy {
+	d := defaultRetry
 	if p.MaxAttempts == 0 {
 		p.MaxAttempts = d.MaxAttempts
 	}
@@ -50,6 +93,14 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 	if p.MaxRetryAfter == 0 {
 		p.MaxRetryAfter = d.MaxRetryAfter
 	}
+	return p
+}
+
+func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
+	if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxRetryAfter < 0 {
+		return p, fmt.Errorf("sms: RetryPolicy: negative field in %+v", p)
+	}
+	p = p.filled()
 	if p.MaxDelay < p.BaseDelay {
 		return p, fmt.Errorf("sms: RetryPolicy: MaxDelay %v below BaseDelay %v", p.MaxDelay, p.BaseDelay)
 	}
@@ -84,7 +135,7 @@ func (p RetryPolicy) delay(n int, e *Error, rand func(int64) int64) time.Duratio
 // retryable reports whether a message that failed with e may be sent again.
 func (c *Client) retryable(e *Error, msg Message) bool {
 	switch {
-	case e.Kind.Retryable():
+	case e.Kind == KindTemporary || e.Kind == KindThrottled:
 		return true
 	case e.Kind == KindAmbiguous:
 		return c.retry.RetryAmbiguous || (c.idempotent && msg.ID != "")

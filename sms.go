@@ -105,9 +105,11 @@ type Client struct {
 	log         *slog.Logger
 	normalize   Normalizer
 	maxParts    int
-	limitParts  bool
-	hooks       Hooks
-	gate        gate
+	// attemptTimeout bounds each provider call; 0 means none.
+	attemptTimeout time.Duration
+	limitParts     bool
+	hooks          Hooks
+	gate           gate
 
 	// Seams for tests: the clock, sleeping and jitter.
 	now   func() time.Time
@@ -126,7 +128,7 @@ type Client struct {
 // New returns a Client that sends through p. Options are applied in order;
 // the first that fails makes New fail.
 //
-// Without options the Client retries as DefaultRetryPolicy says, has no rate
+// Without options the Client retries as a zero RetryPolicy says, has no rate
 // limit, sends DefaultConcurrency messages of a mailing at once, normalizes
 // numbers with NormalizeNumber, and logs nothing.
 func New(p Provider, opts ...Option) (*Client, error) {
@@ -135,7 +137,7 @@ func New(p Provider, opts ...Option) (*Client, error) {
 	}
 	c := &Client{
 		p:           p,
-		retry:       DefaultRetryPolicy,
+		retry:       defaultRetry,
 		concurrency: DefaultConcurrency,
 		log:         slog.New(discardHandler{}),
 		normalize:   NormalizeNumber,
@@ -286,7 +288,7 @@ func (c *Client) deliver(ctx, stop context.Context, res *Result, msg Message) {
 		if timed {
 			t0 = c.now()
 		}
-		rc, err := c.p.Send(ctx, msg)
+		rc, err := c.send(ctx, msg)
 		res.Receipt = rc
 		res.Attempts = attempt
 		if err == nil {
@@ -314,6 +316,16 @@ func (c *Client) deliver(ctx, stop context.Context, res *Result, msg Message) {
 			break
 		}
 	}
+}
+
+// send makes one provider call, bounded by the attempt timeout.
+func (c *Client) send(ctx context.Context, msg Message) (Receipt, error) {
+	if c.attemptTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.attemptTimeout)
+		defer cancel()
+	}
+	return c.p.Send(ctx, msg)
 }
 
 // wait holds an attempt back until the throttle gate opens and the rate
