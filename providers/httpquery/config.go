@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smsgateway/sms"
 	"github.com/smsgateway/sms/internal/redact"
 )
 
@@ -79,11 +80,12 @@ type Config struct {
 	// Outcomes says how answers are classified; see the package doc.
 	Outcomes Outcomes `json:"outcomes,omitempty"`
 	// Timeout bounds one HTTP request, from dialing to reading the answer;
-	// zero means DefaultTimeout (30s).
-	Timeout Duration `json:"timeout,omitempty"`
+	// zero means DefaultTimeout (30s). In JSON, like every duration here,
+	// a string such as "30s" or a number of seconds such as 30.
+	Timeout sms.Duration `json:"timeout,omitempty"`
 	// DialTimeout bounds establishing one connection (TCP and TLS); zero
 	// means DefaultDialTimeout (10s).
-	DialTimeout Duration `json:"dial_timeout,omitempty"`
+	DialTimeout sms.Duration `json:"dial_timeout,omitempty"`
 	// DialRetries is how many more requests one Send may make when the
 	// earlier ones provably never reached the gateway (refused connection,
 	// DNS failure, failed TLS handshake). Zero means DefaultDialRetries (2),
@@ -92,7 +94,7 @@ type Config struct {
 	// DialRetryWait is the backoff before the first dial retry; it doubles
 	// for each further one, capped at 16 times its value, with jitter. Zero
 	// means DefaultDialRetryWait (100ms).
-	DialRetryWait Duration `json:"dial_retry_wait,omitempty"`
+	DialRetryWait sms.Duration `json:"dial_retry_wait,omitempty"`
 	// MaxConns bounds the connections to the gateway and the idle ones kept
 	// for reuse; set it at least to the sms.Client's concurrency. Zero
 	// means DefaultMaxConns (64).
@@ -107,24 +109,6 @@ type Config struct {
 	// status, outcome, masked number), never a query string or a secret.
 	// Nil means nothing is logged.
 	Logger *slog.Logger `json:"-"`
-}
-
-// Duration is a time.Duration that reads and writes as text ("30s",
-// "1m30s") in JSON, and in YAML with decoders that honour
-// encoding.TextUnmarshaler.
-type Duration time.Duration
-
-// MarshalText writes d as time.Duration.String does.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// UnmarshalText reads a time.ParseDuration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("httpquery: duration: %w", err)
-	}
-	*d = Duration(v)
-	return nil
 }
 
 // settings is a Config with defaults applied and everything parsed, shared
@@ -280,7 +264,7 @@ func or(v, def string) string {
 	return v
 }
 
-func orDur(v Duration, def time.Duration) time.Duration {
+func orDur(v sms.Duration, def time.Duration) time.Duration {
 	if v == 0 {
 		return def
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/smsgateway/sms"
 )
 
 // counter is an httptest server that counts requests and new connections.
@@ -53,7 +55,7 @@ func answer(status int, body string, header ...string) http.HandlerFunc {
 func newProvider(t testing.TB, cfg Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *Provider {
 	t.Helper()
 	if cfg.DialRetryWait == 0 {
-		cfg.DialRetryWait = Duration(time.Millisecond)
+		cfg.DialRetryWait = sms.Duration(time.Millisecond)
 	}
 	p, err := New(cfg)
 	require.NoError(t, err)

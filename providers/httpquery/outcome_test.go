@@ -8,9 +8,12 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/smsgateway/sms"
 )
 
 func TestDefaultOutcomes(t *testing.T) {
@@ -129,7 +132,7 @@ func TestConfigJSON(t *testing.T) {
 	var cfg Config
 	require.NoError(t, json.Unmarshal([]byte(doc), &cfg))
 	assert.Equal(t, url.Values{"username": {"tester"}, "password": {"foobar"}}, cfg.Params)
-	assert.Equal(t, Duration(5e9), cfg.Timeout)
+	assert.Equal(t, sms.Duration(5*time.Second), cfg.Timeout)
 	s, err := cfg.settings()
 	require.NoError(t, err)
 	assert.Equal(t, 0, s.dialRetries)
@@ -137,12 +140,49 @@ func TestConfigJSON(t *testing.T) {
 	assert.Equal(t, Rejected, s.outcomes.classify(403, []byte("Not routable"), "1").out)
 	assert.Equal(t, Temporary, s.outcomes.classify(502, nil, "1").out)
 
-	out, err := json.Marshal(Config{URL: "http://gw/", Timeout: Duration(1500e6)})
+}
+
+// Durations in a Config read as in the service's configuration: a string
+// time.ParseDuration takes, or a number of seconds.
+func TestConfigDurationsJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		want      time.Duration
+	}{
+		{"string", `{"timeout": "5s"}`, 5 * time.Second},
+		{"compound string", `{"timeout": "1m30s"}`, 90 * time.Second},
+		{"seconds", `{"timeout": 30}`, 30 * time.Second},
+		{"fractional seconds", `{"timeout": 0.25}`, 250 * time.Millisecond},
+		{"seconds as a string", `{"timeout": "30"}`, 30 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cfg Config
+			require.NoError(t, json.Unmarshal([]byte(tc.doc), &cfg))
+			cfg.URL = "http://gw/"
+			s, err := cfg.settings()
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, s.timeout)
+		})
+	}
+
+	var cfg Config
+	require.NoError(t, json.Unmarshal([]byte(`{"url": "http://gw/", "dial_timeout": 2, "dial_retry_wait": "250ms"}`), &cfg))
+	s, err := cfg.settings()
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Second, s.dialTimeout)
+	assert.Equal(t, 250*time.Millisecond, s.retryWait)
+
+	out, err := json.Marshal(Config{URL: "http://gw/", Timeout: sms.Duration(1500 * time.Millisecond)})
 	require.NoError(t, err)
 	assert.Contains(t, string(out), `"timeout":"1.5s"`)
+	var back Config
+	require.NoError(t, json.Unmarshal(out, &back))
+	assert.Equal(t, sms.Duration(1500*time.Millisecond), back.Timeout)
 
-	var bad Config
-	assert.Error(t, json.Unmarshal([]byte(`{"timeout":"soon"}`), &bad))
+	for _, bad := range []string{`{"timeout":"soon"}`, `{"timeout":true}`, `{"timeout":1e300}`} {
+		var c Config
+		assert.Error(t, json.Unmarshal([]byte(bad), &c), bad)
+	}
 }
 
 func TestConfigDefaults(t *testing.T) {

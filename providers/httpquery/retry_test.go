@@ -119,7 +119,7 @@ func TestTimeoutAfterWriteIsAmbiguousOnce(t *testing.T) {
 	})
 	t.Cleanup(func() { close(release) }) // runs before srv.Close
 
-	p := newProvider(t, Config{URL: srv.URL, Timeout: Duration(100 * time.Millisecond)}, nil)
+	p := newProvider(t, Config{URL: srv.URL, Timeout: sms.Duration(100 * time.Millisecond)}, nil)
 	_, err := p.Send(context.Background(), testMsg)
 	assert.Equal(t, sms.KindAmbiguous, kindOf(t, err))
 	assert.Equal(t, int64(1), srv.requests.Load())

@@ -137,7 +137,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			t.Run(cname+"/"+sname, func(t *testing.T) {
 				var logs syncBuffer
 				cfg := mk(base)
-				cfg.Timeout = Duration(100 * time.Millisecond)
+				cfg.Timeout = sms.Duration(100 * time.Millisecond)
 				cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 				p := newProvider(t, cfg, nil)
 				c, err := sms.New(p, sms.WithLogger(cfg.Logger), sms.WithRetry(sms.RetryPolicy{MaxAttempts: 1}))
