@@ -32,7 +32,11 @@ func (d *Duration) UnmarshalText(b []byte) error {
 }
 
 // UnmarshalJSON reads a JSON string ("30s") or number of seconds (30).
+// JSON null leaves d as it is, as encoding/json does for other types.
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
 		return d.UnmarshalText([]byte(s))
@@ -46,9 +50,11 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // setSeconds sets d to f seconds, refusing what a Duration cannot hold.
 func (d *Duration) setSeconds(f float64) error {
-	if math.IsNaN(f) || math.Abs(f) > math.MaxInt64/float64(time.Second) {
+	ns := f * float64(time.Second)
+	// -2^63 and 2^63 are exact in a float64; int64 holds [-2^63, 2^63).
+	if math.IsNaN(ns) || ns < -(1<<63) || ns >= 1<<63 {
 		return fmt.Errorf("duration: %v seconds is out of range", f)
 	}
-	*d = Duration(f * float64(time.Second))
+	*d = Duration(ns)
 	return nil
 }

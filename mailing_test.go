@@ -7,6 +7,7 @@ import (
 	"iter"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -269,4 +270,101 @@ func TestMailingIDs(t *testing.T) {
 		assert.Equal(t, 3, sum.Sent)
 		assert.Contains(t, seenIDs, "s1/3")
 	})
+}
+
+func TestCheck(t *testing.T) {
+	fp := &fakeProvider{}
+	var hooked atomic.Int64
+	c, _ := newTestClient(t, fp, WithHooks(Hooks{
+		Attempt: func(Attempt) { hooked.Add(1) },
+		Result:  func(Result) { hooked.Add(1) },
+	}))
+	to := []string{
+		"+49 151 0000 0001",
+		"call me",
+		"+4915100000002",
+		"+49-151-0000-0001", // the first number again
+		"",
+	}
+	rep := c.Check(Mailing{Text: "Привет", To: to, ID: "m1"})
+	require.Len(t, rep.Results, len(to))
+	want := []struct {
+		status Status
+		number string
+		err    error
+	}{
+		{StatusNotAttempted, "+4915100000001", nil},
+		{StatusSkipped, "", ErrInvalidNumber},
+		{StatusNotAttempted, "+4915100000002", nil},
+		{StatusSkipped, "+4915100000001", ErrDuplicate},
+		{StatusSkipped, "", ErrInvalidNumber},
+	}
+	for i, w := range want {
+		r := rep.Results[i]
+		assert.Equal(t, i, r.Index)
+		assert.Equal(t, to[i], r.To)
+		assert.Equal(t, w.status, r.Status, "entry %d", i)
+		assert.Equal(t, w.number, r.Number, "entry %d", i)
+		assert.Equal(t, UCS2, r.Encoding, "entry %d", i)
+		assert.Equal(t, 1, r.Parts, "entry %d", i)
+		if w.err == nil {
+			assert.NoError(t, r.Err, "entry %d would be sent", i)
+		} else {
+			assert.ErrorIs(t, r.Err, w.err, "entry %d", i)
+		}
+	}
+	assert.ErrorIs(t, rep.Results[1].Err, ErrInvalid)
+	assert.Equal(t, TextInfo{Encoding: UCS2, Units: 6, Parts: 1}, rep.Text)
+	assert.Zero(t, fp.callCount(), "Check sends nothing")
+	assert.Zero(t, hooked.Load(), "and calls no hook")
+
+	t.Run("invalid text", func(t *testing.T) {
+		rep := c.Check(Mailing{Text: "", To: numbers(2)})
+		for _, r := range rep.Results {
+			assert.Equal(t, StatusSkipped, r.Status)
+			assert.ErrorIs(t, r.Err, ErrEmptyText)
+		}
+	})
+	t.Run("agrees with Mailing", func(t *testing.T) {
+		rep, _ := c.Mailing(context.Background(), Mailing{Text: "Привет", To: to})
+		checked := c.Check(Mailing{Text: "Привет", To: to})
+		for i, r := range checked.Results {
+			if r.Status == StatusSkipped {
+				assert.Equal(t, r.Err.Error(), rep.Results[i].Err.Error(), "entry %d", i)
+			} else {
+				assert.Equal(t, StatusSent, rep.Results[i].Status, "entry %d", i)
+			}
+		}
+	})
+}
+
+func TestStreamMessages(t *testing.T) {
+	fp := &fakeProvider{}
+	c, _ := newTestClient(t, fp, WithConcurrency(1))
+	msgs := []Message{
+		{To: "+4915100000001", Text: "hi", ID: "a"},
+		{To: "+49 151 0000 0001", Text: "hi", ID: "b"},   // same number and text: skipped
+		{To: "+4915100000001", Text: "bye", ID: "c"},     // same number, other text: sent
+		{To: "+4915100000002", Text: "hi", From: "ACME"}, // no ID
+		{To: "+49151-0000-0002", Text: "bye", ID: "e"},   // the second number's other text
+		{To: "+4915100000002", Text: "bye", ID: "f"},     // and that again: skipped
+	}
+	results := make([]Result, len(msgs))
+	sum, err := c.MailingStream(context.Background(), Stream{Messages: slices.Values(msgs)}, func(r Result) { results[r.Index] = r })
+	require.NoError(t, err)
+	assert.Equal(t, Summary{Total: 6, Sent: 4, Skipped: 2, Parts: 4, Duration: sum.Duration}, sum)
+
+	want := []Message{
+		{To: "+4915100000001", Text: "hi", ID: "a"},
+		{To: "+4915100000001", Text: "bye", ID: "c"},
+		{To: "+4915100000002", Text: "hi", From: "ACME"},
+		{To: "+4915100000002", Text: "bye", ID: "e"},
+	}
+	assert.Equal(t, want, fp.calls, "each entry's own ID, text and sender reach the provider, the number normalized")
+	for _, i := range []int{1, 5} {
+		assert.Equal(t, StatusSkipped, results[i].Status, "entry %d", i)
+		assert.ErrorIs(t, results[i].Err, ErrDuplicate, "entry %d", i)
+	}
+	assert.Contains(t, results[1].Err.Error(), "#0", "names the entry sent")
+	assert.Contains(t, results[5].Err.Error(), "#4")
 }

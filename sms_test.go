@@ -369,3 +369,48 @@ func TestNoLoggingByDefault(t *testing.T) {
 	defer c.Close()
 	assert.False(t, c.log.Enabled(context.Background(), slog.LevelError))
 }
+
+// deadlineProvider records whether each call's ctx had a deadline. A call
+// with one blocks until its ctx is done and fails as ambiguous (the request
+// was written); a call without one is accepted at once.
+type deadlineProvider struct {
+	mu        sync.Mutex
+	deadlines []bool
+}
+
+func (p *deadlineProvider) Send(ctx context.Context, _ Message) (Receipt, error) {
+	_, ok := ctx.Deadline()
+	p.mu.Lock()
+	p.deadlines = append(p.deadlines, ok)
+	p.mu.Unlock()
+	if !ok {
+		return Receipt{}, nil
+	}
+	<-ctx.Done()
+	return Receipt{}, &Error{Kind: KindAmbiguous, Err: ctx.Err()}
+}
+
+func TestAttemptTimeout(t *testing.T) {
+	t.Run("bounds each attempt", func(t *testing.T) {
+		p := &deadlineProvider{}
+		c, _ := newTestClient(t, p, WithAttemptTimeout(10*time.Millisecond), WithRetry(RetryPolicy{MaxAttempts: 2, RetryAmbiguous: true}))
+		ctx := context.Background()
+		res, err := c.Send(ctx, Message{To: testNumber, Text: "hi"})
+		assert.ErrorIs(t, err, ErrAmbiguous)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "the attempt ended at its own deadline")
+		assert.Equal(t, StatusFailed, res.Status)
+		assert.Equal(t, []bool{true, true}, p.deadlines, "every attempt has a deadline of its own")
+		assert.NoError(t, ctx.Err())
+	})
+	t.Run("none by default", func(t *testing.T) {
+		p := &deadlineProvider{}
+		c, _ := newTestClient(t, p)
+		_, err := c.Send(context.Background(), Message{To: testNumber, Text: "hi"})
+		require.NoError(t, err)
+		assert.Equal(t, []bool{false}, p.deadlines)
+	})
+	t.Run("negative", func(t *testing.T) {
+		_, err := New(&fakeProvider{}, WithAttemptTimeout(-time.Second))
+		assert.Error(t, err)
+	})
+}

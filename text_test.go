@@ -193,7 +193,7 @@ func costOf(e sms.Encoding, r rune) int {
 
 func unitsOf(e sms.Encoding, s string) int {
 	n := 0
-	for _, r := range []rune(s) {
+	for _, r := range s {
 		n += costOf(e, r)
 	}
 	return n
