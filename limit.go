@@ -63,3 +63,42 @@ func (g *gate) closed() bool { return g.until.Load() != 0 }
 func (g *gate) wait(now time.Time) time.Duration {
 	return time.Duration(g.until.Load() - now.UnixNano())
 }
+
+// wait holds an attempt back until the throttle gate opens and the rate
+// limiter allows it.
+func (c *Client) wait(ctx, stop context.Context, n int) error {
+	if err := stopCause(ctx, stop); err != nil {
+		return err
+	}
+	for {
+		if !c.gate.closed() {
+			break
+		}
+		d := c.gate.wait(c.now())
+		if d <= 0 {
+			break
+		}
+		if err := c.sleep(stop, d); err != nil {
+			return err
+		}
+	}
+	if c.limiter == nil {
+		return nil
+	}
+	if err := waitLimiter(stop, c.limiter, n); err != nil {
+		if cause := stopCause(ctx, stop); cause != nil {
+			return cause
+		}
+		return err
+	}
+	return nil
+}
+
+// cost is what one attempt of a text of parts parts takes from the rate
+// limiter: 1, or its parts with WithLimitPerPart.
+func (c *Client) cost(parts int) int {
+	if c.limitParts && parts > 1 {
+		return parts
+	}
+	return 1
+}

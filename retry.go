@@ -123,23 +123,49 @@ func (p RetryPolicy) backoff(n int, rand func(limit int64) int64) time.Duration 
 	return half + time.Duration(rand(int64(d-half)+1))
 }
 
-// delay returns the wait before retry number n after an error: the gateway's
-// Retry-After (capped) when it gave one, else the backoff.
-func (p RetryPolicy) delay(n int, e *Error, rand func(int64) int64) time.Duration {
-	if e.RetryAfter > 0 {
-		return min(e.RetryAfter, p.MaxRetryAfter)
-	}
-	return p.backoff(n, rand)
+// retryPlan says what follows a failed attempt of a message: whether it is
+// tried again, after how long, and whether that wait holds back the whole
+// Client or this message only.
+type retryPlan struct {
+	retry bool          // hand the message to the provider again
+	wait  time.Duration // before the next attempt (with holdAll: of every worker's)
+	// holdAll closes the Client's gate for wait: no worker makes an attempt
+	// until it has passed. It is set even when retry is not.
+	holdAll bool
 }
 
-// retryable reports whether a message that failed with e may be sent again.
-func (c *Client) retryable(e *Error, msg Message) bool {
-	switch {
-	case e.Kind == KindTemporary || e.Kind == KindThrottled:
-		return true
-	case e.Kind == KindAmbiguous:
-		return c.retry.RetryAmbiguous || (c.idempotent && msg.ID != "")
-	default:
-		return false
+// afterFailure is the one place that decides what follows attempt number
+// attempt (from 1) of msg, which failed with e:
+//
+//   - KindTemporary and KindThrottled are retried; KindAmbiguous only with
+//     RetryPolicy.RetryAmbiguous, or when the provider is idempotent and msg
+//     has an ID; KindRejected, KindFatal and KindInvalid never. No outcome
+//     is retried once MaxAttempts attempts were made.
+//   - The wait is the gateway's Retry-After, capped at MaxRetryAfter, when
+//     it gave one, else the backoff for this retry (with jitter).
+//   - A throttled answer holds back every worker for that wait, retried or
+//     not: the next message would hit the same limit.
+//
+// The caller's context is not its business: deliver stops when it is done.
+func (c *Client) afterFailure(attempt int, e *Error, msg Message) retryPlan {
+	var n retryPlan
+	switch e.Kind {
+	case KindTemporary:
+		n.retry = true
+	case KindThrottled:
+		n.retry, n.holdAll = true, true
+	case KindAmbiguous:
+		n.retry = c.retry.RetryAmbiguous || (c.idempotent && msg.ID != "")
 	}
+	n.retry = n.retry && attempt < c.retry.MaxAttempts
+	if n.retry || n.holdAll {
+		// Drawn only when used, so that the jitter of a test's fake
+		// random source is spent on waits alone.
+		if e.RetryAfter > 0 {
+			n.wait = min(e.RetryAfter, c.retry.MaxRetryAfter)
+		} else {
+			n.wait = c.retry.backoff(attempt, c.rand)
+		}
+	}
+	return n
 }

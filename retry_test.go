@@ -100,3 +100,54 @@ func TestMaxDuration(t *testing.T) {
 		})
 	}
 }
+
+func TestAfterFailure(t *testing.T) {
+	const (
+		base   = 500 * time.Millisecond
+		capRA  = time.Minute
+		noWait = time.Duration(0)
+	)
+	withID := Message{To: testNumber, Text: "hi", ID: "order-1"}
+	noID := Message{To: testNumber, Text: "hi"}
+	tests := []struct {
+		name       string
+		policy     RetryPolicy
+		idempotent bool
+		attempt    int
+		err        *Error
+		msg        Message
+		want       retryPlan
+	}{
+		{"temporary", RetryPolicy{}, false, 1, kindErr(KindTemporary), noID, retryPlan{retry: true, wait: base}},
+		{"temporary, second retry doubles", RetryPolicy{}, false, 2, kindErr(KindTemporary), noID, retryPlan{retry: true, wait: 2 * base}},
+		{"temporary, attempts used up", RetryPolicy{}, false, 3, kindErr(KindTemporary), noID, retryPlan{}},
+		{"temporary with a hint", RetryPolicy{}, false, 1, &Error{Kind: KindTemporary, RetryAfter: 3 * time.Second}, noID, retryPlan{retry: true, wait: 3 * time.Second}},
+		{"throttled holds everyone", RetryPolicy{}, false, 1, &Error{Kind: KindThrottled, RetryAfter: 7 * time.Second}, noID, retryPlan{retry: true, wait: 7 * time.Second, holdAll: true}},
+		{"throttled hint capped", RetryPolicy{}, false, 1, &Error{Kind: KindThrottled, RetryAfter: time.Hour}, noID, retryPlan{retry: true, wait: capRA, holdAll: true}},
+		{"throttled without hint backs off", RetryPolicy{}, false, 2, kindErr(KindThrottled), noID, retryPlan{retry: true, wait: 2 * base, holdAll: true}},
+		{"throttled, attempts used up, still holds everyone", RetryPolicy{MaxAttempts: 1}, false, 1, &Error{Kind: KindThrottled, RetryAfter: 5 * time.Second}, noID, retryPlan{wait: 5 * time.Second, holdAll: true}},
+		{"ambiguous", RetryPolicy{}, false, 1, kindErr(KindAmbiguous), withID, retryPlan{}},
+		{"ambiguous, opted in", RetryPolicy{RetryAmbiguous: true}, false, 1, kindErr(KindAmbiguous), noID, retryPlan{retry: true, wait: base}},
+		{"ambiguous, idempotent with ID", RetryPolicy{}, true, 1, kindErr(KindAmbiguous), withID, retryPlan{retry: true, wait: base}},
+		{"ambiguous, idempotent without ID", RetryPolicy{}, true, 1, kindErr(KindAmbiguous), noID, retryPlan{}},
+		{"rejected", RetryPolicy{RetryAmbiguous: true}, true, 1, kindErr(KindRejected), withID, retryPlan{}},
+		{"fatal", RetryPolicy{RetryAmbiguous: true}, true, 1, kindErr(KindFatal), withID, retryPlan{}},
+		{"invalid", RetryPolicy{RetryAmbiguous: true}, true, 1, kindErr(KindInvalid), withID, retryPlan{}},
+		{"rejected with a hint waits for nothing", RetryPolicy{}, false, 1, &Error{Kind: KindRejected, RetryAfter: time.Second}, noID, retryPlan{wait: noWait}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var p Provider = &fakeProvider{}
+			if tt.idempotent {
+				p = idempotentFake{&fakeProvider{}}
+			}
+			c, _ := newTestClient(t, p, WithRetry(tt.policy))
+			draws := 0
+			c.rand = func(limit int64) int64 { draws++; return limit - 1 }
+			assert.Equal(t, tt.want, c.afterFailure(tt.attempt, tt.err, tt.msg))
+			if tt.want.wait == 0 || tt.err.RetryAfter > 0 {
+				assert.Zero(t, draws, "no jitter drawn for a wait not taken or given by the gateway")
+			}
+		})
+	}
+}

@@ -300,18 +300,19 @@ func (c *Client) deliver(ctx, stop context.Context, res *Result, msg Message) {
 		e.Attempts = attempt
 		res.Status, res.Err = StatusFailed, e
 		c.attempted(ctx, msg.To, attempt, rc, e, t0)
-		if e.Kind == KindThrottled {
+		plan := c.afterFailure(attempt, e, msg)
+		if plan.holdAll {
 			// Hold back every worker, this one's retry included: c.wait
 			// does the waiting.
-			c.gate.closeUntil(c.now().Add(c.retry.delay(attempt, e, c.rand)))
+			c.gate.closeUntil(c.now().Add(plan.wait))
 		}
-		if attempt >= c.retry.MaxAttempts || !c.retryable(e, msg) || ctx.Err() != nil {
+		if !plan.retry || ctx.Err() != nil {
 			break
 		}
-		if e.Kind == KindThrottled {
+		if plan.holdAll {
 			continue
 		}
-		if err := c.sleep(stop, c.retry.delay(attempt, e, c.rand)); err != nil {
+		if err := c.sleep(stop, plan.wait); err != nil {
 			e.Err = errors.Join(e.Err, err)
 			break
 		}
@@ -326,45 +327,6 @@ func (c *Client) send(ctx context.Context, msg Message) (Receipt, error) {
 		defer cancel()
 	}
 	return c.p.Send(ctx, msg)
-}
-
-// wait holds an attempt back until the throttle gate opens and the rate
-// limiter allows it.
-func (c *Client) wait(ctx, stop context.Context, n int) error {
-	if err := stopCause(ctx, stop); err != nil {
-		return err
-	}
-	for {
-		if !c.gate.closed() {
-			break
-		}
-		d := c.gate.wait(c.now())
-		if d <= 0 {
-			break
-		}
-		if err := c.sleep(stop, d); err != nil {
-			return err
-		}
-	}
-	if c.limiter == nil {
-		return nil
-	}
-	if err := waitLimiter(stop, c.limiter, n); err != nil {
-		if cause := stopCause(ctx, stop); cause != nil {
-			return cause
-		}
-		return err
-	}
-	return nil
-}
-
-// cost is what one attempt of a text of parts parts takes from the rate
-// limiter: 1, or its parts with WithLimitPerPart.
-func (c *Client) cost(parts int) int {
-	if c.limitParts && parts > 1 {
-		return parts
-	}
-	return 1
 }
 
 // attempted reports one provider call to the hooks and the log.
