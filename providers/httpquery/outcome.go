@@ -3,6 +3,7 @@ package httpquery
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -11,29 +12,90 @@ import (
 	"github.com/smsgateway/sms"
 )
 
-// Outcome is what an answer means for the message, as written in a Config.
-type Outcome string
+// Outcome is what a gateway's answer means for the message: Accepted, or a
+// failure of one of the sms.Kinds a gateway can give. Its text form, as
+// written in a Config file, is "accepted" or the kind's own text form
+// (sms.Kind.MarshalText): "rejected", "temporary", "throttled", "fatal" or
+// "ambiguous". The zero Outcome is none: invalid in a Rule, in Codes and
+// in Status; Outcomes.UnknownCode reads it as Ambiguous.
+type Outcome int
 
-// The outcomes. Every one but Accepted becomes an *sms.Error of the Kind of
-// the same name.
+// The outcomes. Each but Accepted is a failure of the sms.Kind of the same
+// name.
 const (
-	Accepted  Outcome = "accepted"
-	Rejected  Outcome = "rejected"
-	Temporary Outcome = "temporary"
-	Throttled Outcome = "throttled"
-	Fatal     Outcome = "fatal"
-	Ambiguous Outcome = "ambiguous"
+	Accepted  Outcome = 1
+	Rejected          = failure + Outcome(sms.KindRejected)
+	Temporary         = failure + Outcome(sms.KindTemporary)
+	Throttled         = failure + Outcome(sms.KindThrottled)
+	Fatal             = failure + Outcome(sms.KindFatal)
+	Ambiguous         = failure + Outcome(sms.KindAmbiguous)
 )
 
-var outcomeKinds = map[Outcome]sms.Kind{
-	Rejected:  sms.KindRejected,
-	Temporary: sms.KindTemporary,
-	Throttled: sms.KindThrottled,
-	Fatal:     sms.KindFatal,
-	Ambiguous: sms.KindAmbiguous,
+// failure is where the failure outcomes start: failure+Outcome(k) is a
+// failure of sms.Kind k, so that every name and every kind comes from
+// sms.Kind.
+const failure Outcome = 2
+
+// acceptedText is the text form of Accepted, the one outcome that is not a
+// kind.
+const acceptedText = "accepted"
+
+// kind returns the sms.Kind of a failure outcome. ok is false for Accepted
+// and for what is no outcome: the zero Outcome, numbers past the last kind,
+// and sms.KindInvalid, which only the Client gives.
+func (o Outcome) kind() (k sms.Kind, ok bool) {
+	if o < failure {
+		return 0, false
+	}
+	k = sms.Kind(o - failure)
+	_, err := k.MarshalText()
+	return k, err == nil && k != sms.KindInvalid
 }
 
-func (o Outcome) valid() bool { _, ok := outcomeKinds[o]; return ok || o == Accepted }
+func (o Outcome) valid() bool {
+	_, ok := o.kind()
+	return ok || o == Accepted
+}
+
+// MarshalText writes "accepted" or the failure's sms.Kind as
+// sms.Kind.MarshalText does.
+func (o Outcome) MarshalText() ([]byte, error) {
+	if o == Accepted {
+		return []byte(acceptedText), nil
+	}
+	if k, ok := o.kind(); ok {
+		return k.MarshalText()
+	}
+	return nil, fmt.Errorf("httpquery: no outcome %d", int(o))
+}
+
+// UnmarshalText reads "accepted" or an sms.Kind's text form, other than
+// "invalid".
+func (o *Outcome) UnmarshalText(b []byte) error {
+	if string(b) == acceptedText {
+		*o = Accepted
+		return nil
+	}
+	var k sms.Kind
+	if err := k.UnmarshalText(b); err != nil {
+		return fmt.Errorf("httpquery: outcome %q: want %q or an sms.Kind: %w", b, acceptedText, err)
+	}
+	out := failure + Outcome(k)
+	if !out.valid() {
+		return fmt.Errorf("httpquery: outcome %q: no gateway answer means that", b)
+	}
+	*o = out
+	return nil
+}
+
+// String returns the text form, or "Outcome(n)" for what is no outcome.
+func (o Outcome) String() string {
+	b, err := o.MarshalText()
+	if err != nil {
+		return fmt.Sprintf("Outcome(%d)", int(o))
+	}
+	return string(b)
+}
 
 // Outcomes says how an answer is classified. They are tried in this order,
 // and the first that decides wins:
@@ -54,8 +116,8 @@ type Outcomes struct {
 	CodePaths []string `json:"code_paths,omitempty"`
 	// Codes maps the vendor's codes found at CodePaths to outcomes.
 	Codes map[string]Outcome `json:"codes,omitempty"`
-	// UnknownCode is the outcome of a code found but not in Codes; empty
-	// means Ambiguous.
+	// UnknownCode is the outcome of a code found but not in Codes; zero
+	// (empty in JSON) means Ambiguous.
 	UnknownCode Outcome `json:"unknown_code,omitempty"`
 	// Status maps HTTP statuses ("429") or classes ("4xx") to outcomes,
 	// overriding the default table.
@@ -105,18 +167,18 @@ func (o *Outcomes) compile() (*outcomes, error) {
 		status:      o.Status,
 		msgIDPath:   o.MessageIDPath,
 	}
-	if c.unknownCode == "" {
+	if c.unknownCode == 0 {
 		c.unknownCode = Ambiguous
 	}
 	if !c.unknownCode.valid() {
-		return nil, configError("Outcomes.UnknownCode: unknown outcome %q", o.UnknownCode)
+		return nil, configError("Outcomes.UnknownCode: unknown outcome %v", o.UnknownCode)
 	}
 	for i, r := range o.Rules {
 		if r.Status != "" && !ruleStatus.MatchString(r.Status) {
 			return nil, configError("Outcomes.Rules[%d].Status must be like 403 or 4xx, got %q", i, r.Status)
 		}
 		if !r.Outcome.valid() {
-			return nil, configError("Outcomes.Rules[%d]: unknown outcome %q", i, r.Outcome)
+			return nil, configError("Outcomes.Rules[%d]: outcome missing or unknown (%v)", i, r.Outcome)
 		}
 		cr := compiledRule{status: r.Status, out: r.Outcome}
 		if r.Body != "" {
@@ -130,7 +192,7 @@ func (o *Outcomes) compile() (*outcomes, error) {
 	}
 	for code, out := range o.Codes {
 		if !out.valid() {
-			return nil, configError("Outcomes.Codes[%q]: unknown outcome %q", code, out)
+			return nil, configError("Outcomes.Codes[%q]: unknown outcome %v", code, out)
 		}
 	}
 	for st, out := range o.Status {
@@ -138,7 +200,7 @@ func (o *Outcomes) compile() (*outcomes, error) {
 			return nil, configError("Outcomes.Status key must be like 429 or 5xx, got %q", st)
 		}
 		if !out.valid() {
-			return nil, configError("Outcomes.Status[%q]: unknown outcome %q", st, out)
+			return nil, configError("Outcomes.Status[%q]: unknown outcome %v", st, out)
 		}
 	}
 	if o.MessageID != "" {

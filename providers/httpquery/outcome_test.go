@@ -104,18 +104,78 @@ func TestInvalidConfig(t *testing.T) {
 		{"bad ucs2 text", Config{URL: "http://gw/", UCS2Text: "latin1"}},
 		{"negative max conns", Config{URL: "http://gw/", MaxConns: -1}},
 		{"bad rule status", Config{URL: "http://gw/", Outcomes: Outcomes{Rules: []Rule{{Status: "6xx", Outcome: Fatal}}}}},
-		{"bad rule outcome", Config{URL: "http://gw/", Outcomes: Outcomes{Rules: []Rule{{Outcome: "maybe"}}}}},
+		{"rule without outcome", Config{URL: "http://gw/", Outcomes: Outcomes{Rules: []Rule{{Status: "403"}}}}},
+		{"bad rule outcome", Config{URL: "http://gw/", Outcomes: Outcomes{Rules: []Rule{{Outcome: 99}}}}},
+		{"invalid is no outcome", Config{URL: "http://gw/", Outcomes: Outcomes{Rules: []Rule{{Outcome: failure + Outcome(sms.KindInvalid)}}}}},
 		{"bad rule regexp", Config{URL: "http://gw/", Outcomes: Outcomes{Rules: []Rule{{Body: "(", Outcome: Fatal}}}}},
-		{"bad code outcome", Config{URL: "http://gw/", Outcomes: Outcomes{Codes: map[string]Outcome{"1": "x"}}}},
+		{"bad code outcome", Config{URL: "http://gw/", Outcomes: Outcomes{Codes: map[string]Outcome{"1": 0}}}},
 		{"bad status key", Config{URL: "http://gw/", Outcomes: Outcomes{Status: map[string]Outcome{"20": Fatal}}}},
 		{"id regexp without group", Config{URL: "http://gw/", Outcomes: Outcomes{MessageID: `id=\d+`}}},
-		{"bad unknown code", Config{URL: "http://gw/", Outcomes: Outcomes{UnknownCode: "x"}}},
+		{"bad status outcome", Config{URL: "http://gw/", Outcomes: Outcomes{Status: map[string]Outcome{"5xx": -1}}}},
+		{"bad unknown code", Config{URL: "http://gw/", Outcomes: Outcomes{UnknownCode: 99}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := New(tc.cfg)
 			assert.Nil(t, p)
 			assert.True(t, errors.Is(err, errConfig), "%v", err)
 		})
+	}
+}
+
+// An Outcome's text is "accepted" or an sms.Kind's: every kind a gateway
+// can give, and only those, round-trips to the outcome of that kind.
+func TestOutcomeText(t *testing.T) {
+	for k := sms.Kind(0); ; k++ {
+		name, err := k.MarshalText()
+		if err != nil {
+			break // past the last kind
+		}
+		t.Run(string(name), func(t *testing.T) {
+			var o Outcome
+			err := o.UnmarshalText(name)
+			if k == sms.KindInvalid {
+				assert.Error(t, err, "invalid is the Client's kind, no gateway answer's")
+				return
+			}
+			require.NoError(t, err)
+			got, ok := o.kind()
+			assert.True(t, ok)
+			assert.Equal(t, k, got)
+			back, err := o.MarshalText()
+			require.NoError(t, err)
+			assert.Equal(t, string(name), string(back))
+			assert.Equal(t, string(name), o.String())
+		})
+	}
+	for _, tc := range []struct {
+		o    Outcome
+		name string
+		kind sms.Kind
+	}{
+		{Rejected, "rejected", sms.KindRejected},
+		{Temporary, "temporary", sms.KindTemporary},
+		{Throttled, "throttled", sms.KindThrottled},
+		{Fatal, "fatal", sms.KindFatal},
+		{Ambiguous, "ambiguous", sms.KindAmbiguous},
+	} {
+		assert.Equal(t, tc.name, tc.o.String())
+		k, ok := tc.o.kind()
+		assert.True(t, ok)
+		assert.Equal(t, tc.kind, k)
+	}
+
+	var o Outcome
+	require.NoError(t, o.UnmarshalText([]byte("accepted")))
+	assert.Equal(t, Accepted, o)
+	_, ok := Accepted.kind()
+	assert.False(t, ok, "Accepted is no failure")
+	for _, bad := range []string{"", "maybe", "Accepted", "REJECTED", "invalid"} {
+		assert.Error(t, o.UnmarshalText([]byte(bad)), bad)
+	}
+	for _, none := range []Outcome{0, -1, 99, failure + Outcome(sms.KindInvalid)} {
+		_, err := none.MarshalText()
+		assert.Error(t, err, "%d", int(none))
+		assert.False(t, none.valid())
 	}
 }
 

@@ -181,8 +181,9 @@ func (p *Provider) Send(ctx context.Context, msg sms.Message) (sms.Receipt, erro
 		p.logSend(ctx, req.URL, msg.To, resp.StatusCode, nil)
 		return rc, nil
 	}
+	kind, _ := v.out.kind() // not Accepted: a failure, as New checked
 	e := &sms.Error{
-		Kind: outcomeKinds[v.out],
+		Kind: kind,
 		Code: v.code,
 		Err: &ResponseError{
 			StatusCode: resp.StatusCode,
@@ -304,7 +305,7 @@ func (p *Provider) logSend(ctx context.Context, u *url.URL, to string, status in
 	if err != nil {
 		attrs = append(attrs, slog.String("outcome", err.Kind.String()), slog.String("error", err.Error()))
 	} else {
-		attrs = append(attrs, slog.String("outcome", string(Accepted)))
+		attrs = append(attrs, slog.String("outcome", Accepted.String()))
 	}
 	p.log.LogAttrs(ctx, slog.LevelDebug, "httpquery send", attrs...)
 }
