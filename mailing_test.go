@@ -368,3 +368,39 @@ func TestStreamMessages(t *testing.T) {
 	assert.Contains(t, results[1].Err.Error(), "#0", "names the entry sent")
 	assert.Contains(t, results[5].Err.Error(), "#4")
 }
+
+// A retry cut short by another entry's fatal outcome keeps its own kind:
+// errors.Is agrees with Result.Kind, although the fatal *Error is joined to
+// its cause to say why the retrying stopped.
+func TestRetryStoppedByFatalKeepsItsKind(t *testing.T) {
+	const flaky, dead = "+4915100000001", "+4915100000002"
+	inBackoff := make(chan struct{})
+	fp := &fakeProvider{script: func(_ int, msg Message) (Receipt, error) {
+		if msg.To == dead {
+			<-inBackoff // fail once the flaky entry waits to retry
+			return Receipt{}, &Error{Kind: KindFatal, Code: "401"}
+		}
+		return Receipt{}, kindErr(KindTemporary)
+	}}
+	c, _ := newTestClient(t, fp, WithConcurrency(2))
+	// The flaky entry's backoff lasts until the mailing stops.
+	c.sleep = func(ctx context.Context, _ time.Duration) error {
+		close(inBackoff)
+		<-ctx.Done()
+		return context.Cause(ctx)
+	}
+	rep, err := c.Mailing(context.Background(), Mailing{Text: "hi", To: []string{flaky, dead}})
+	require.ErrorIs(t, err, ErrFatal)
+
+	r := rep.Results[0]
+	assert.Equal(t, StatusFailed, r.Status)
+	assert.Equal(t, 1, r.Attempts)
+	k, ok := r.Kind()
+	assert.True(t, ok)
+	assert.Equal(t, KindTemporary, k)
+	assert.ErrorIs(t, r.Err, ErrTemporary)
+	assert.NotErrorIs(t, r.Err, ErrFatal, "the other entry's kind is not this one's")
+	var fatal *Error
+	require.ErrorAs(t, r.Err.(*Error).Err, &fatal, "but the cause says why retrying stopped")
+	assert.Equal(t, "401", fatal.Code)
+}

@@ -186,6 +186,12 @@ var kindSentinels = [...]error{
 // Error is a classified failure. Providers return it from Send; the Client
 // returns it in Result.Err with Attempts filled in. It always unwraps to its
 // cause, and matches the sentinel of its Kind under errors.Is.
+//
+// When *Errors are nested (a provider that wraps a vendor's *Error in its
+// own), the outermost one decides the kind: errors.Is matches its sentinel
+// and no other kind's, errors.As finds it first, and Result.Kind reports it.
+// The inner errors and their causes stay reachable with errors.Is and
+// errors.As.
 type Error struct {
 	// Kind says what the failure means for the message.
 	Kind Kind
@@ -228,14 +234,44 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns the cause. When the cause holds other *Errors (a
+// provider that wraps each vendor's *Error in its own, or a retry cut short
+// by another message's fatal outcome), it comes back behind a layer that
+// hides their kinds from errors.Is and keeps everything else: e alone
+// decides the kind of an error it is the first *Error of, for errors.Is as
+// for errors.As and Result.Kind.
+func (e *Error) Unwrap() error {
+	var inner *Error
+	if e.Err != nil && errors.As(e.Err, &inner) {
+		return innerErrors{e.Err}
+	}
+	return e.Err
+}
 
 // Is reports whether target is the sentinel of e's Kind (ErrRejected for
 // KindRejected, and so on).
 func (e *Error) Is(target error) bool {
 	return e.Kind >= 0 && int(e.Kind) < len(kindSentinels) && target == kindSentinels[e.Kind]
 }
+
+// innerErrors is the cause of an *Error that holds other *Errors. Under
+// errors.Is it matches what the cause matches but the kind sentinels; under
+// errors.As it finds what the cause holds. It has no Unwrap, so errors.Is
+// and errors.As go no deeper than its own methods take them.
+type innerErrors struct{ err error }
+
+func (w innerErrors) Error() string { return w.err.Error() }
+
+func (w innerErrors) Is(target error) bool {
+	for _, s := range kindSentinels {
+		if target == s {
+			return false
+		}
+	}
+	return errors.Is(w.err, target)
+}
+
+func (w innerErrors) As(target any) bool { return errors.As(w.err, target) }
 
 // KindOf returns the Kind of err: the Kind of the first *Error in its chain,
 // or KindAmbiguous for any other non-nil error, since an unclassified failure

@@ -69,8 +69,9 @@
 // ErrFatal, ErrAmbiguous, ErrInvalid) or read its details (Kind, Attempts,
 // the gateway's Code, RetryAfter) with errors.As. An *Error always unwraps to
 // its cause, so context errors stay matchable with
-// errors.Is(err, context.Canceled) or context.DeadlineExceeded. Calls after
-// Close return ErrClosed.
+// errors.Is(err, context.Canceled) or context.DeadlineExceeded. When one
+// *Error wraps another, the outer one decides the kind, for errors.Is as for
+// errors.As and Result.Kind. Calls after Close return ErrClosed.
 //
 // # Testing with the mock
 //

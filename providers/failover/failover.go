@@ -35,13 +35,14 @@
 // KindThrottled the one with the shortest positive RetryAfter. When ctx ended between two vendors, its error is
 // joined to the others, so errors.Is(err, context.Canceled) holds.
 //
-// The *sms.Error's Err joins one *VendorError per vendor tried, in order. A
-// VendorError unwraps to the cause of the vendor's error without its
-// *sms.Error layer, so that errors.Is matches the causes (a context error, a
-// sentinel of the vendor's package) but, among the sms kind sentinels
-// (sms.ErrTemporary, ...), only the one of the returned Kind: a failover
-// that ended ambiguous never looks temporary. Use errors.As with a
-// *VendorError to see what each vendor said.
+// The *sms.Error's Err joins one *VendorError per vendor tried, in order,
+// each wrapping what its vendor returned. Since the failover's *sms.Error is
+// the outermost one, it alone decides the kind: among the sms kind
+// sentinels (sms.ErrTemporary, ...) errors.Is matches only the one of the
+// returned Kind, so a failover that ended ambiguous never looks temporary,
+// while the vendors' causes (a context error, a sentinel of the vendor's
+// package) still match. Use errors.As with a *VendorError to see what each
+// vendor said.
 package failover
 
 import (
@@ -199,7 +200,9 @@ func qualify(name, inner string) string {
 }
 
 // VendorError is what one vendor answered, inside the *sms.Error that Send
-// returns.
+// returns. It wraps the vendor's error as it was returned; on its own it
+// matches that error's kind, but inside the failover's *sms.Error only the
+// failover's kind counts (see the package documentation).
 type VendorError struct {
 	// Vendor is the vendor's name.
 	Vendor string
@@ -212,15 +215,13 @@ type VendorError struct {
 	RetryAfter time.Duration
 	// Err is the vendor's error as it returned it.
 	Err error
-
-	cause error
 }
 
 func newVendorError(name string, err error) *VendorError {
-	ve := &VendorError{Vendor: name, Kind: sms.KindAmbiguous, Err: err, cause: err}
+	ve := &VendorError{Vendor: name, Kind: sms.KindAmbiguous, Err: err}
 	var e *sms.Error
 	if errors.As(err, &e) {
-		ve.Kind, ve.Code, ve.RetryAfter, ve.cause = e.Kind, e.Code, e.RetryAfter, e.Err
+		ve.Kind, ve.Code, ve.RetryAfter = e.Kind, e.Code, e.RetryAfter
 	}
 	return ve
 }
@@ -230,10 +231,8 @@ func (e *VendorError) Error() string {
 	return fmt.Sprintf("vendor %q: %v", e.Vendor, e.Err)
 }
 
-// Unwrap returns the cause of the vendor's error, below its *sms.Error
-// (nil when that had none), so that the vendor's kind sentinel does not
-// match the failover's error.
-func (e *VendorError) Unwrap() error { return e.cause }
+// Unwrap returns the vendor's error.
+func (e *VendorError) Unwrap() error { return e.Err }
 
 // aggregate builds the *sms.Error for a Send that ended in errs (at least
 // one), with extra (a context error) joined when not nil.

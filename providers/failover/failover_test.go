@@ -248,8 +248,10 @@ func TestVendorError(t *testing.T) {
 	assert.Equal(t, "1s", ve.Code)
 	assert.Equal(t, time.Second, ve.RetryAfter)
 	assert.ErrorIs(t, ve.Err, sms.ErrThrottled, "Err is the vendor's error as returned")
-	assert.NotErrorIs(t, ve, sms.ErrThrottled, "but the VendorError hides the vendor's kind")
+	assert.ErrorIs(t, ve, sms.ErrThrottled, "on its own, a VendorError is its vendor's answer")
 	assert.ErrorIs(t, ve, errSlow)
+	assert.NotErrorIs(t, err, sms.ErrThrottled, "but inside the failover's error, the failover's kind alone counts")
+	assert.ErrorIs(t, err, sms.ErrAmbiguous)
 	assert.Equal(t, []string{"a", "b"}, vendorNames(err))
 }
 
