@@ -87,12 +87,24 @@ func TestMailingAllSent(t *testing.T) {
 }
 
 func TestMailingEmptyText(t *testing.T) {
-	fp := &fakeProvider{}
-	c, _ := newTestClient(t, fp)
-	rep, err := c.Mailing(context.Background(), Mailing{To: numbers(3)})
-	assert.ErrorIs(t, err, ErrEmptyText)
-	assert.Equal(t, 3, rep.Skipped)
-	assert.Zero(t, fp.callCount())
+	for _, text := range []string{"", " ", "\n\t "} {
+		t.Run(fmt.Sprintf("%q", text), func(t *testing.T) {
+			fp := &fakeProvider{}
+			c, _ := newTestClient(t, fp)
+			rep, err := c.Mailing(context.Background(), Mailing{Text: text, To: numbers(3)})
+			assert.ErrorIs(t, err, ErrEmptyText)
+			assert.Equal(t, 3, rep.Skipped)
+
+			var results []Result
+			sum, err := c.MailingStream(context.Background(), Stream{Messages: recipients(text, slices.Values(numbers(2)))}, func(r Result) { results = append(results, r) })
+			require.NoError(t, err)
+			assert.Equal(t, 2, sum.Skipped)
+			for _, r := range results {
+				assert.ErrorIs(t, r.Err, ErrEmptyText)
+			}
+			assert.Zero(t, fp.callCount())
+		})
+	}
 }
 
 func TestMailingBoundedConcurrency(t *testing.T) {

@@ -13,7 +13,8 @@ type Message struct {
 	// To is the recipient's number. The Client normalizes it before a
 	// Provider sees it (see WithNormalizer).
 	To string
-	// Text is the message body, as UTF-8. It must not be empty.
+	// Text is the message body, as UTF-8. It must not be empty or only
+	// white space.
 	Text string
 	// From is the sender (a number or an alphanumeric sender ID). Empty
 	// means the gateway's default.
@@ -156,6 +157,8 @@ var (
 
 // Causes of KindInvalid, wrapped in the *Error's Err.
 var (
+	// ErrEmptyText: the text is empty or only white space (as
+	// unicode.IsSpace says: spaces, tabs, line breaks, no-break spaces).
 	ErrEmptyText     = errors.New("empty text")
 	ErrInvalidNumber = errors.New("invalid number")
 	ErrTooManyParts  = errors.New("too many parts")

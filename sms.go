@@ -89,6 +89,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -161,8 +162,8 @@ func New(p Provider, opts ...Option) (*Client, error) {
 // Send validates msg, then hands it to the provider, retrying as the
 // RetryPolicy allows. It returns the Result and Result.Err.
 //
-// An invalid number or empty text fails with an *Error of KindInvalid before
-// the provider sees anything. msg.To in the Result is as given; the provider
+// An invalid number, or a text that is empty or only white space, fails with
+// an *Error of KindInvalid before the provider sees anything. msg.To in the Result is as given; the provider
 // gets the normalized number.
 func (c *Client) Send(ctx context.Context, msg Message) (Result, error) {
 	if !c.begin() {
@@ -239,7 +240,7 @@ func stopCause(ctx, stop context.Context) error {
 func (c *Client) checkText(text string) (TextInfo, error) {
 	info := Analyze(text)
 	switch {
-	case text == "":
+	case strings.TrimSpace(text) == "":
 		return info, &Error{Kind: KindInvalid, Err: ErrEmptyText}
 	case c.maxParts > 0 && info.Parts > c.maxParts:
 		return info, &Error{Kind: KindInvalid, Err: fmt.Errorf("%w: %d parts (%s), at most %d allowed", ErrTooManyParts, info.Parts, info.Encoding, c.maxParts)}

@@ -161,6 +161,9 @@ func TestValidation(t *testing.T) {
 		cause error
 	}{
 		{"empty text", Message{To: testNumber}, ErrEmptyText},
+		{"spaces", Message{To: testNumber, Text: "   "}, ErrEmptyText},
+		{"line break and tab", Message{To: testNumber, Text: "\n\t"}, ErrEmptyText},
+		{"no-break and ideographic spaces", Message{To: testNumber, Text: "\u00a0\u3000\r\n"}, ErrEmptyText},
 		{"missing number", Message{Text: "hi"}, ErrInvalidNumber},
 		{"letters", Message{To: "+49abc1234567", Text: "hi"}, ErrInvalidNumber},
 		{"too short", Message{To: "12345", Text: "hi"}, ErrInvalidNumber},
