@@ -112,7 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log.Info("smsgateway stopping")
 	// Stop accepting, let answered requests finish (waiting ones return at
 	// once with what they have), then let running sends finish.
-	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.D()+15*time.Second)
+	shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout)+15*time.Second)
 	defer cancel()
 	svc.Drain()
 	httpErr := srv.Shutdown(shutCtx)

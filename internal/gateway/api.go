@@ -21,18 +21,32 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/smsgateway/sms"
+	"github.com/smsgateway/sms/internal/gateway/store"
 )
 
-// Celery's task status names, which the original service's clients know.
-const (
-	statusPending = "PENDING"
-	statusStarted = "STARTED"
-	statusRetry   = "RETRY"
-	statusSuccess = "SUCCESS"
-	statusFailure = "FAILURE"
-)
+// apiStore is what the HTTP API needs of the storage.
+type apiStore interface {
+	Enqueue(ctx context.Context, args store.TaskArgs, opts *river.InsertOpts, t store.Task, msgs []store.Message) (store.Task, error)
+	Task(ctx context.Context, id string) (store.Task, error)
+	Job(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	Counts(ctx context.Context, taskID string) (store.Counts, error)
+	TaskMessages(ctx context.Context, taskID string) ([]store.Message, error)
+	ListMessages(ctx context.Context, f store.MessageFilter) ([]store.Message, int64, error)
+	Ping(ctx context.Context) error
+}
 
-// Handler returns the HTTP API:
+// api serves the HTTP API over the store and the providers.
+type api struct {
+	cfg       *Config
+	log       *slog.Logger
+	store     apiStore
+	providers map[string]*provider
+	metrics   *metrics
+	waiters   *waiters
+	now       func() time.Time
+}
+
+// handler returns the HTTP API:
 //
 //	POST /sending          one number  (query parameters or a JSON object)
 //	POST /mailing          many numbers (a JSON array body, or a JSON object)
@@ -41,33 +55,47 @@ const (
 //	GET  /healthz          liveness (no authentication)
 //	GET  /readyz           readiness: the database answers (no authentication)
 //	GET  /metrics          Prometheus metrics
-func (s *Service) Handler() http.Handler {
+//
+// A known path asked with another method answers 405 with an Allow header.
+func (a *api) handler() http.Handler {
+	routes := []struct {
+		method, path string
+		h            http.Handler
+	}{
+		{"POST", "/sending", a.auth(a.submit(false))},
+		{"POST", "/mailing", a.auth(a.submit(true))},
+		{"GET", "/tasks/{task_id}", a.auth(http.HandlerFunc(a.getTask))},
+		{"GET", "/messages", a.auth(http.HandlerFunc(a.listMessages))},
+		{"GET", "/metrics", a.auth(promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))},
+		{"GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		})},
+		{"GET", "/readyz", http.HandlerFunc(a.ready)},
+	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /sending", s.auth(s.submit(false)))
-	mux.Handle("POST /mailing", s.auth(s.submit(true)))
-	mux.Handle("GET /tasks/{task_id}", s.auth(http.HandlerFunc(s.getTask)))
-	mux.Handle("GET /messages", s.auth(http.HandlerFunc(s.listMessages)))
-	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := s.Ready(ctx); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
-			return
+	allowed := map[string][]string{}
+	for _, rt := range routes {
+		mux.Handle(rt.method+" "+rt.path, rt.h)
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+	}
+	for path, methods := range allowed {
+		if slices.Contains(methods, "GET") {
+			methods = append(methods, "HEAD")
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+		allow := strings.Join(methods, ", ")
+		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Message: "method not allowed; use " + allow})
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Message: "no such endpoint"})
 	})
-	return s.count(mux)
+	return a.count(mux)
 }
 
 // count records every request in the metrics, by route pattern.
-func (s *Service) count(next http.Handler) http.Handler {
+func (a *api) count(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r)
@@ -75,7 +103,7 @@ func (s *Service) count(next http.Handler) http.Handler {
 		if route == "" || route == "/" {
 			route = "other"
 		}
-		s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+		a.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
 	})
 }
 
@@ -89,21 +117,22 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// auth requires "Authorization: Bearer <key>" with one of the configured
-// keys, when there are any. Keys are compared as SHA-256 digests with
-// crypto/subtle, so the comparison takes the same time whatever the key.
-func (s *Service) auth(next http.Handler) http.Handler {
-	if len(s.cfg.APIKeys) == 0 {
+// auth requires "Authorization: Bearer <key>" (the scheme in any case, as
+// RFC 7235 says) with one of the configured keys, when there are any. Keys
+// are compared as SHA-256 digests with crypto/subtle, so the comparison
+// takes the same time whatever the key.
+func (a *api) auth(next http.Handler) http.Handler {
+	if len(a.cfg.APIKeys) == 0 {
 		return next
 	}
-	digests := make([][32]byte, len(s.cfg.APIKeys))
-	for i, k := range s.cfg.APIKeys {
+	digests := make([][32]byte, len(a.cfg.APIKeys))
+	for i, k := range a.cfg.APIKeys {
 		digests[i] = sha256.Sum256([]byte(k))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 		match := 0
-		if ok {
+		if ok && strings.EqualFold(scheme, "Bearer") {
 			d := sha256.Sum256([]byte(strings.TrimSpace(token)))
 			for i := range digests {
 				match |= subtle.ConstantTimeCompare(d[:], digests[i][:])
@@ -118,20 +147,35 @@ func (s *Service) auth(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Service) limits() limits {
+func (a *api) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.store.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (a *api) limits() limits {
 	return limits{
-		known:       s.cfg.names(),
-		maxMailing:  s.cfg.MaxMailing,
-		maxText:     s.cfg.MaxTextBytes,
-		defaultWait: s.cfg.DefaultWait.D(),
-		maxWait:     s.cfg.MaxWait.D(),
+		known:       a.cfg.names(),
+		maxMailing:  a.cfg.MaxMailing,
+		maxText:     a.cfg.MaxTextBytes,
+		defaultWait: time.Duration(a.cfg.DefaultWait),
+		maxWait:     time.Duration(a.cfg.MaxWait),
+		check: func(address string, m sms.Mailing) *sms.Report {
+			return a.providers[address].client.Check(m)
+		},
 	}
 }
 
-// submit handles POST /sending (mailing false) and POST /mailing.
-func (s *Service) submit(mailing bool) http.Handler {
+// submit handles POST /sending (mailing false) and POST /mailing: it
+// validates the request, queues the task, and waits for its result up to
+// the request's wait.
+func (a *api) submit(mailing bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
@@ -141,57 +185,28 @@ func (s *Service) submit(mailing bool) http.Handler {
 			writeError(w, &apiError{Status: http.StatusBadRequest, Message: "cannot read the body"})
 			return
 		}
-		req, aerr := decodeRequest(r.URL.Query(), body, mailing, s.limits(), s.now())
+		req, aerr := decodeRequest(r.URL.Query(), body, mailing, a.limits(), a.now())
 		if aerr != nil {
 			writeError(w, aerr)
 			return
 		}
-		t, msgs := newTask(req, mailing)
-		opts := &river.InsertOpts{ScheduledAt: req.SendAt}
-		jobID, err := s.eng.enqueue(r.Context(), taskArgs{TaskID: t.ID, Address: t.Address, Text: req.Text}, opts, t, msgs)
+		t, msgs := req.task(uuid.NewString(), mailing)
+		args := store.TaskArgs{TaskID: t.ID, Address: t.Address, Text: req.Message}
+		t, err = a.store.Enqueue(r.Context(), args, &river.InsertOpts{ScheduledAt: req.at}, t, msgs)
 		if err != nil {
-			s.log.Error("enqueue task", "error", err)
+			a.log.ErrorContext(r.Context(), "enqueue task", "error", err)
 			writeError(w, &apiError{Status: http.StatusServiceUnavailable, Message: "cannot queue the task; try again"})
 			return
 		}
-		s.metrics.tasks.WithLabelValues(t.Kind).Inc()
-		t.JobID = jobID
-		var ans taskAnswer
-		if req.Wait > 0 {
-			ans, err = s.waitTask(r.Context(), t, req.Wait)
-		} else {
-			ans, err = s.answer(r.Context(), t, nil)
-		}
+		a.metrics.tasks.WithLabelValues(t.Kind).Inc()
+		ans, err := a.wait(r.Context(), t, time.Duration(req.Wait))
 		if err != nil {
 			// The task is queued: say so rather than fail.
-			s.log.Error("read task", "task_id", t.ID, "error", err)
-			ans = taskAnswer{TaskID: t.ID, TaskStatus: statusPending}
+			a.log.ErrorContext(r.Context(), "read task", "task_id", t.ID, "error", err)
+			ans = taskAnswer{TaskID: t.ID, TaskStatus: store.StatusPending}
 		}
 		writeJSON(w, http.StatusOK, ans)
 	})
-}
-
-// newTask builds the task and its message rows. A number that repeats an
-// earlier one after normalization is recorded as skipped.
-func newTask(req request, mailing bool) (task, []Message) {
-	t := task{ID: uuid.NewString(), Kind: kindSending, Address: req.Address, Total: len(req.Numbers)}
-	if mailing {
-		t.Kind = kindMailing
-	}
-	parts := sms.Analyze(req.Text).Parts
-	seen := make(map[string]int, len(req.Numbers))
-	msgs := make([]Message, len(req.Numbers))
-	for i, n := range req.Numbers {
-		m := Message{Index: i, To: req.To[i], Number: n, Status: StateQueued, Parts: parts}
-		if first, dup := seen[n]; dup {
-			m.Status = StateSkipped
-			m.Error = fmt.Sprintf("%v (first at #%d)", sms.ErrDuplicate, first)
-		} else {
-			seen[n] = i
-		}
-		msgs[i] = m
-	}
-	return t, msgs
 }
 
 // taskAnswer is the original service's answer, plus progress for mailings.
@@ -204,9 +219,9 @@ type taskAnswer struct {
 
 // progress tells how far a mailing has come.
 type progress struct {
-	Done   int            `json:"done"`
-	Total  int            `json:"total"`
-	Counts map[string]int `json:"counts"`
+	Done   int          `json:"done"`
+	Total  int          `json:"total"`
+	Counts store.Counts `json:"counts"`
 }
 
 // resultEntry is the result for one number: the original's status, number
@@ -226,7 +241,7 @@ type resultEntry struct {
 	Parts     int         `json:"parts"`
 }
 
-func entryOf(m Message) resultEntry {
+func entryOf(m store.Message) resultEntry {
 	return resultEntry{
 		Status: m.StatusCode, Number: json.Number(strings.TrimPrefix(m.Number, "+")), URL: m.URL,
 		State: m.Status, MessageID: m.MessageID, Vendor: m.Vendor, Kind: m.Kind, Error: m.Error,
@@ -234,23 +249,25 @@ func entryOf(m Message) resultEntry {
 	}
 }
 
-// answer builds the answer for task t from its job (nil when unknown, for
-// example deleted by River's cleaner) and its rows.
-func (s *Service) answer(ctx context.Context, t task, job *rivertype.JobRow) (taskAnswer, error) {
+// read returns the current answer for task t.
+func (a *api) read(ctx context.Context, t store.Task) (taskAnswer, error) {
 	ans := taskAnswer{TaskID: t.ID}
-	counts, err := s.store.counts(ctx, t.ID)
+	job, err := a.store.Job(ctx, t.JobID)
 	if err != nil {
 		return ans, err
 	}
-	active := counts[StateQueued] + counts[StateSending] + counts[StateRetry]
-	ans.TaskStatus = celeryStatus(job, counts, active)
-	if t.Kind == kindMailing {
-		ans.Progress = &progress{Done: t.Total - active, Total: t.Total, Counts: counts}
+	counts, err := a.store.Counts(ctx, t.ID)
+	if err != nil {
+		return ans, err
 	}
-	if ans.TaskStatus != statusSuccess && ans.TaskStatus != statusFailure {
+	ans.TaskStatus = store.TaskStatus(job, counts)
+	if t.Kind == store.KindMailing {
+		ans.Progress = &progress{Done: t.Total - counts.Active(), Total: t.Total, Counts: counts}
+	}
+	if !store.Final(ans.TaskStatus) {
 		return ans, nil
 	}
-	msgs, err := s.store.taskMessages(ctx, t.ID)
+	msgs, err := a.store.TaskMessages(ctx, t.ID)
 	if err != nil {
 		return ans, err
 	}
@@ -258,7 +275,7 @@ func (s *Service) answer(ctx context.Context, t task, job *rivertype.JobRow) (ta
 	for i, m := range msgs {
 		entries[i] = entryOf(m)
 	}
-	if t.Kind == kindSending && len(entries) == 1 {
+	if t.Kind == store.KindSending && len(entries) == 1 {
 		ans.TaskResult = entries[0]
 	} else {
 		ans.TaskResult = entries
@@ -266,70 +283,25 @@ func (s *Service) answer(ctx context.Context, t task, job *rivertype.JobRow) (ta
 	return ans, nil
 }
 
-// celeryStatus maps River's job state (and, once the job is gone, the
-// rows) to a Celery status name.
-func celeryStatus(job *rivertype.JobRow, counts map[string]int, active int) string {
-	outcome := func() string {
-		if counts[StateSent] > 0 && counts[StateNotAttempted] == 0 {
-			return statusSuccess
-		}
-		return statusFailure
-	}
-	if job != nil && (job.State == rivertype.JobStateDiscarded || job.State == rivertype.JobStateCancelled) {
-		return statusFailure
-	}
-	if active == 0 && len(counts) > 0 {
-		// Every message is final: the outcome is known even before River's
-		// completer marks the job completed.
-		return outcome()
-	}
-	if job == nil {
-		return statusPending
-	}
-	switch job.State {
-	case rivertype.JobStateRunning:
-		return statusStarted
-	case rivertype.JobStateRetryable:
-		return statusRetry
-	case rivertype.JobStateCompleted:
-		var out taskOutput
-		if b := job.Output(); len(b) > 0 && json.Unmarshal(b, &out) == nil && out.Status != "" {
-			return out.Status
-		}
-		return outcome()
-	case rivertype.JobStateDiscarded, rivertype.JobStateCancelled:
-		return statusFailure
-	default: // available, scheduled, pending
-		if n := len(job.Errors); n > 0 && job.Errors[n-1].Attempt == job.Attempt {
-			return statusRetry // the last run failed and the next is due
-		}
-		if job.AttemptedAt != nil {
-			// A snoozed task has begun and resumes at once.
-			return statusStarted
-		}
-		return statusPending
-	}
-}
-
 // getTask handles GET /tasks/{task_id}.
-func (s *Service) getTask(w http.ResponseWriter, r *http.Request) {
+func (a *api) getTask(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("task_id")
 	if _, err := uuid.Parse(id); err != nil {
 		writeError(w, &apiError{Status: http.StatusNotFound, Message: "task not found"})
 		return
 	}
-	t, err := s.store.task(r.Context(), id)
-	if errors.Is(err, errTaskNotFound) {
+	t, err := a.store.Task(r.Context(), id)
+	if errors.Is(err, store.ErrTaskNotFound) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Message: "task not found"})
 		return
 	}
 	if err != nil {
-		s.internalError(w, "read task", err)
+		a.internalError(w, r, "read task", err)
 		return
 	}
-	ans, err := s.read(r.Context(), t)
+	ans, err := a.read(r.Context(), t)
 	if err != nil {
-		s.internalError(w, "read task", err)
+		a.internalError(w, r, "read task", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, ans)
@@ -342,19 +314,32 @@ const (
 )
 
 // listMessages handles GET /messages?number=&status=&task_id=&from=&to=&limit=&cursor=.
-func (s *Service) listMessages(w http.ResponseWriter, r *http.Request) {
+func (a *api) listMessages(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := MessageFilter{Limit: defaultPage, Status: q.Get("status"), TaskID: q.Get("task_id")}
-	var errs []fieldError
+	f := store.MessageFilter{Limit: defaultPage, Status: q.Get("status"), TaskID: q.Get("task_id")}
+	var errs problems
+	for k, v := range q {
+		switch {
+		case !slices.Contains([]string{"number", "status", "task_id", "from", "to", "limit", "cursor"}, k):
+			errs.add(k, "unknown parameter")
+		case len(v) > 1:
+			errs.add(k, "given more than once")
+		}
+	}
 	if n := q.Get("number"); n != "" {
 		norm, err := sms.NormalizeNumber(n)
 		if err != nil {
-			errs = append(errs, fieldError{"number", err.Error()})
+			errs.add("number", "%v", err)
 		}
 		f.Number = norm
 	}
-	if f.Status != "" && !slices.Contains(allStates, f.Status) {
-		errs = append(errs, fieldError{"status", "one of " + strings.Join(allStates, ", ")})
+	if f.Status != "" && !slices.Contains(store.States, f.Status) {
+		errs.add("status", "one of %s", strings.Join(store.States, ", "))
+	}
+	if f.TaskID != "" {
+		if _, err := uuid.Parse(f.TaskID); err != nil {
+			errs.add("task_id", "must be a task ID (a UUID)")
+		}
 	}
 	for _, tf := range []struct {
 		name string
@@ -363,7 +348,7 @@ func (s *Service) listMessages(w http.ResponseWriter, r *http.Request) {
 		if v := q.Get(tf.name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				errs = append(errs, fieldError{tf.name, "must be an RFC 3339 time"})
+				errs.add(tf.name, "must be an RFC 3339 time")
 			}
 			*tf.dst = t
 		}
@@ -371,32 +356,32 @@ func (s *Service) listMessages(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPage {
-			errs = append(errs, fieldError{"limit", fmt.Sprintf("an integer from 1 to %d", maxPage)})
+			errs.add("limit", "an integer from 1 to %d", maxPage)
 		}
 		f.Limit = n
 	}
 	if v := q.Get("cursor"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			errs = append(errs, fieldError{"cursor", "the next_cursor of a previous page"})
+			errs.add("cursor", "the next_cursor of a previous page")
 		}
 		f.After = n
 	}
-	if len(errs) > 0 {
-		writeError(w, &apiError{Status: http.StatusUnprocessableEntity, Message: "validation failed", Details: errs})
+	if aerr := errs.err(); aerr != nil {
+		writeError(w, aerr)
 		return
 	}
-	msgs, next, err := s.store.listMessages(r.Context(), f)
+	msgs, next, err := a.store.ListMessages(r.Context(), f)
 	if err != nil {
-		s.internalError(w, "list messages", err)
+		a.internalError(w, r, "list messages", err)
 		return
 	}
 	ans := struct {
-		Messages   []Message `json:"messages"`
-		NextCursor string    `json:"next_cursor,omitempty"`
+		Messages   []store.Message `json:"messages"`
+		NextCursor string          `json:"next_cursor,omitempty"`
 	}{Messages: msgs}
 	if ans.Messages == nil {
-		ans.Messages = []Message{}
+		ans.Messages = []store.Message{}
 	}
 	if next > 0 {
 		ans.NextCursor = strconv.FormatInt(next, 10)
@@ -404,8 +389,8 @@ func (s *Service) listMessages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ans)
 }
 
-func (s *Service) internalError(w http.ResponseWriter, what string, err error) {
-	s.log.LogAttrs(context.Background(), slog.LevelError, what, slog.String("error", err.Error()))
+func (a *api) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	a.log.LogAttrs(r.Context(), slog.LevelError, what, slog.String("error", err.Error()))
 	writeError(w, &apiError{Status: http.StatusInternalServerError, Message: "internal error"})
 }
 

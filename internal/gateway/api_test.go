@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsgateway/sms/internal/gateway/store"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,35 +21,35 @@ import (
 func TestOriginalRequests(t *testing.T) {
 	for _, backend := range backends(t) {
 		t.Run(backend, func(t *testing.T) {
-			ts := startService(t, backend, testConfig(nil)) // the default "log" provider
+			ts := startService(t, backend, testConfig(nil), nil) // the default "log" provider
 
 			var a answer
 			code := ts.do(t, "POST", "/sending?address=log&phone_number=88005553535&message=Hello", "", &a)
 			require.Equal(t, http.StatusOK, code)
-			assert.Equal(t, statusSuccess, a.TaskStatus)
+			assert.Equal(t, store.StatusSuccess, a.TaskStatus)
 			assert.Len(t, a.TaskID, 36)
 			r := a.single(t)
 			assert.Equal(t, json.Number("200"), r["status"])
 			assert.Equal(t, json.Number("88005553535"), r["number"])
 			assert.Contains(t, r, "URL")
-			assert.Equal(t, StateSent, r["state"])
+			assert.Equal(t, store.StateSent, r["state"])
 			assert.NotEmpty(t, r["message_id"])
 			assert.Nil(t, a.Progress, "no progress for a single sending")
 
 			a = answer{}
 			code = ts.do(t, "POST", "/mailing?address=log&message=Welcome!", "[88005553535, 85539317914264]", &a)
 			require.Equal(t, http.StatusOK, code)
-			assert.Equal(t, statusSuccess, a.TaskStatus)
+			assert.Equal(t, store.StatusSuccess, a.TaskStatus)
 			list := a.list(t)
 			require.Len(t, list, 2)
 			assert.Equal(t, json.Number("88005553535"), list[0]["number"])
 			assert.Equal(t, json.Number("85539317914264"), list[1]["number"])
 			for _, e := range list {
 				assert.Equal(t, json.Number("200"), e["status"])
-				assert.Equal(t, StateSent, e["state"])
+				assert.Equal(t, store.StateSent, e["state"])
 			}
 			require.NotNil(t, a.Progress)
-			assert.Equal(t, progress{Done: 2, Total: 2, Counts: map[string]int{StateSent: 2}}, *a.Progress)
+			assert.Equal(t, progress{Done: 2, Total: 2, Counts: store.Counts{store.StateSent: 2}}, *a.Progress)
 
 			// The same task through GET /tasks.
 			var again answer
@@ -61,23 +63,23 @@ func TestOriginalRequests(t *testing.T) {
 func TestJSONBodies(t *testing.T) {
 	for _, backend := range backends(t) {
 		t.Run(backend, func(t *testing.T) {
-			ts := startService(t, backend, testConfig(nil))
+			ts := startService(t, backend, testConfig(nil), nil)
 			var a answer
 			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending", `{"address":"log","phone_number":"+7 (916) 123-45-67","message":"Привет"}`, &a))
-			assert.Equal(t, statusSuccess, a.TaskStatus)
+			assert.Equal(t, store.StatusSuccess, a.TaskStatus)
 			r := a.single(t)
 			assert.Equal(t, json.Number("79161234567"), r["number"])
 			assert.Equal(t, json.Number("1"), r["parts"])
 
 			a = answer{}
 			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing", `{"address":"log","message":"Hi","phone_numbers":[88005553535,"85539317914",88005553535]}`, &a))
-			assert.Equal(t, statusSuccess, a.TaskStatus)
+			assert.Equal(t, store.StatusSuccess, a.TaskStatus)
 			list := a.list(t)
 			require.Len(t, list, 3)
-			assert.Equal(t, StateSent, list[0]["state"])
-			assert.Equal(t, StateSent, list[1]["state"])
-			assert.Equal(t, StateSkipped, list[2]["state"], "a repeated number is sent once")
-			assert.Equal(t, map[string]int{StateSent: 2, StateSkipped: 1}, a.Progress.Counts)
+			assert.Equal(t, store.StateSent, list[0]["state"])
+			assert.Equal(t, store.StateSent, list[1]["state"])
+			assert.Equal(t, store.StateSkipped, list[2]["state"], "a repeated number is sent once")
+			assert.Equal(t, store.Counts{store.StateSent: 2, store.StateSkipped: 1}, a.Progress.Counts)
 		})
 	}
 }
@@ -87,17 +89,17 @@ func TestFailureIsAnAnswer(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			p := &scriptProvider{fail: map[string]sms.Kind{"88005553535": sms.KindRejected, "88005553536": sms.KindFatal}}
 			name := "vendor-" + backend
-			pc := registerTestProvider(t, name, p)
-			pc.Concurrency = 1 // so that the fatal outcome comes before the other sends
-			ts := startService(t, backend, testConfig(map[string]ProviderConfig{name: pc}))
+			cfg, types := testProvider(name, p)
+			cfg.Providers[name] = ProviderConfig{Type: "test", Concurrency: 1} // so that the fatal outcome comes before the other sends
+			ts := startService(t, backend, cfg, types)
 
 			var a answer
 			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address="+name+"&phone_number=88005553535&message=x", "", &a))
-			assert.Equal(t, statusFailure, a.TaskStatus)
+			assert.Equal(t, store.StatusFailure, a.TaskStatus)
 			r := a.single(t)
 			assert.Equal(t, json.Number("400"), r["status"])
 			assert.Equal(t, "rejected", r["kind"])
-			assert.Equal(t, StateFailed, r["state"])
+			assert.Equal(t, store.StateFailed, r["state"])
 			assert.Contains(t, r["URL"], "https://gateway.test/send")
 			assert.Equal(t, 1, p.callsTo("88005553535"), "a rejected message is not retried")
 
@@ -106,11 +108,11 @@ func TestFailureIsAnAnswer(t *testing.T) {
 			body := `{"phone_numbers":[88005553536,79990000001,79990000002,79990000003],"message":"x","address":"` + name + `"}`
 			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing", body, &a))
 			a = ts.awaitTask(t, a.TaskID)
-			assert.Equal(t, statusFailure, a.TaskStatus)
+			assert.Equal(t, store.StatusFailure, a.TaskStatus)
 			list := a.list(t)
 			assert.Equal(t, "fatal", list[0]["kind"])
 			assert.Equal(t, len(list), a.Progress.Done)
-			assert.Equal(t, map[string]int{StateFailed: 1, StateNotAttempted: 3}, a.Progress.Counts)
+			assert.Equal(t, store.Counts{store.StateFailed: 1, store.StateNotAttempted: 3}, a.Progress.Counts)
 			assert.Zero(t, p.callsTo("79990000001"))
 		})
 	}
@@ -118,23 +120,23 @@ func TestFailureIsAnAnswer(t *testing.T) {
 
 func TestTemporaryFailureRetriesTheTask(t *testing.T) {
 	p := &scriptProvider{fail: map[string]sms.Kind{"88005553535": sms.KindTemporary}}
-	cfg := testConfig(map[string]ProviderConfig{"flaky": registerTestProvider(t, "flaky", p)})
+	cfg, types := testProvider("flaky", p)
 	cfg.TaskAttempts = 2
-	ts := startService(t, "sqlite", cfg)
+	ts := startService(t, "sqlite", cfg, types)
 	var a answer
 	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address=flaky&message=x&wait=0", "[88005553535, 88005553599]", &a))
 	id := a.TaskID
 	require.Eventually(t, func() bool {
 		a = answer{}
 		ts.do(t, "GET", "/tasks/"+id, "", &a)
-		return a.TaskStatus == statusRetry
+		return a.TaskStatus == store.StatusRetry
 	}, 10*time.Second, 20*time.Millisecond, "the task waits for its next attempt")
-	assert.Equal(t, map[string]int{StateSent: 1, StateRetry: 1}, a.Progress.Counts)
+	assert.Equal(t, store.Counts{store.StateSent: 1, store.StateRetry: 1}, a.Progress.Counts)
 
 	a = ts.awaitTask(t, id)
-	assert.Equal(t, statusSuccess, a.TaskStatus, "one of two was sent")
+	assert.Equal(t, store.StatusSuccess, a.TaskStatus, "one of two was sent")
 	list := a.list(t)
-	assert.Equal(t, StateFailed, list[0]["state"])
+	assert.Equal(t, store.StateFailed, list[0]["state"])
 	assert.Equal(t, "temporary", list[0]["kind"])
 	assert.Equal(t, json.Number("6"), list[0]["attempts"], "3 attempts on each of 2 runs")
 	assert.Equal(t, 6, p.callsTo("88005553535"))
@@ -146,26 +148,27 @@ func TestWaitAndDelay(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			p := &scriptProvider{delay: 300 * time.Millisecond}
 			name := "slow-" + backend
-			ts := startService(t, backend, testConfig(map[string]ProviderConfig{name: registerTestProvider(t, name, p)}))
+			cfg, types := testProvider(name, p)
+			ts := startService(t, backend, cfg, types)
 
 			t.Run("wait=0 answers PENDING at once", func(t *testing.T) {
 				var a answer
 				require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address="+name+"&phone_number=88005553535&message=x&wait=0", "", &a))
-				assert.Equal(t, statusPending, a.TaskStatus)
+				assert.Equal(t, store.StatusPending, a.TaskStatus)
 				assert.Equal(t, "null", string(a.TaskResult))
 				a = ts.awaitTask(t, a.TaskID)
-				assert.Equal(t, statusSuccess, a.TaskStatus)
+				assert.Equal(t, store.StatusSuccess, a.TaskStatus)
 			})
 			t.Run("a short wait ends before the send", func(t *testing.T) {
 				var a answer
 				require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address="+name+"&phone_number=88005553535&message=x&wait=50ms", "", &a))
-				assert.Contains(t, []string{statusPending, statusStarted}, a.TaskStatus)
-				assert.Equal(t, statusSuccess, ts.awaitTask(t, a.TaskID).TaskStatus)
+				assert.Contains(t, []string{store.StatusPending, store.StatusStarted}, a.TaskStatus)
+				assert.Equal(t, store.StatusSuccess, ts.awaitTask(t, a.TaskID).TaskStatus)
 			})
 			t.Run("a long wait gets the result", func(t *testing.T) {
 				var a answer
 				require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address="+name+"&phone_number=88005553535&message=x&wait=10", "", &a))
-				assert.Equal(t, statusSuccess, a.TaskStatus)
+				assert.Equal(t, store.StatusSuccess, a.TaskStatus)
 			})
 			for _, tc := range []struct {
 				name  string
@@ -180,10 +183,10 @@ func TestWaitAndDelay(t *testing.T) {
 					before := p.callsTo("79990001111")
 					var a answer
 					require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address="+name+"&phone_number=79990001111&message=later&wait=500ms&"+tc.param(), "", &a))
-					assert.Equal(t, statusPending, a.TaskStatus, "not sent before its time")
+					assert.Equal(t, store.StatusPending, a.TaskStatus, "not sent before its time")
 					assert.Equal(t, before, p.callsTo("79990001111"))
 					a = ts.awaitTask(t, a.TaskID)
-					assert.Equal(t, statusSuccess, a.TaskStatus)
+					assert.Equal(t, store.StatusSuccess, a.TaskStatus)
 					assert.Equal(t, before+1, p.callsTo("79990001111"))
 				})
 			}
@@ -192,7 +195,7 @@ func TestWaitAndDelay(t *testing.T) {
 }
 
 func TestTaskNotFound(t *testing.T) {
-	ts := startService(t, "sqlite", testConfig(nil))
+	ts := startService(t, "sqlite", testConfig(nil), nil)
 	for _, id := range []string{"6e2bcbdf-823b-43ad-b099-30e40d8a7f00", "nope", "1"} {
 		var e apiError
 		require.Equal(t, http.StatusNotFound, ts.do(t, "GET", "/tasks/"+id, "", &e), id)
@@ -206,7 +209,7 @@ func TestBadInput(t *testing.T) {
 	cfg := testConfig(map[string]ProviderConfig{"log": {Type: "log"}, "Google": {Type: "log"}})
 	cfg.MaxBodyBytes = 2048
 	cfg.MaxMailing = 3
-	ts := startService(t, "sqlite", cfg)
+	ts := startService(t, "sqlite", cfg, nil)
 	for _, tc := range []struct {
 		name, path, body string
 		code             int
@@ -228,7 +231,7 @@ func TestBadInput(t *testing.T) {
 		{"mailing entry invalid", "/mailing?address=log&message=x", `[88005553535, "abc"]`, 422, []string{"phone_numbers[1]"}},
 		{"mailing empty", "/mailing?address=log&message=x", `[]`, 422, []string{"phone_numbers"}},
 		{"mailing too long", "/mailing?address=log&message=x", `[88005553531,88005553532,88005553533,88005553534]`, 422, []string{"phone_numbers"}},
-		{"list for sending", "/sending?address=log&message=x", `[88005553535]`, 422, []string{"body"}},
+		{"list for sending", "/sending?address=log&message=x", `[88005553535]`, 422, []string{"phone_numbers"}},
 		{"malformed JSON", "/sending", `{"address":`, 400, nil},
 		{"not JSON", "/sending", `address=log`, 400, nil},
 		{"two JSON values", "/mailing?address=log&message=x", `[88005553535][1]`, 400, nil},
@@ -260,7 +263,7 @@ func TestBadInput(t *testing.T) {
 func TestAPIKeys(t *testing.T) {
 	cfg := testConfig(nil)
 	cfg.APIKeys = []string{"first-key", "second-key"}
-	ts := startService(t, "sqlite", cfg)
+	ts := startService(t, "sqlite", cfg, nil)
 	for _, tc := range []struct {
 		name, header string
 		code         int

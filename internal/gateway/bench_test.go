@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsgateway/sms/internal/gateway/store"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/smsgateway/sms/internal/gateway/pgtest"
@@ -23,7 +25,7 @@ import (
 func BenchmarkSending(b *testing.B) {
 	for _, mode := range []struct{ name, wait string }{{"enqueue", "0"}, {"result", "10s"}} {
 		b.Run(mode.name, func(b *testing.B) {
-			ts := startService(b, "sqlite", testConfig(nil))
+			ts := startService(b, "sqlite", testConfig(nil), nil)
 			path := "/sending?address=log&phone_number=88005553535&message=Hello&wait=" + mode.wait
 			var mu sync.Mutex
 			lat := make([]time.Duration, 0, b.N)
@@ -82,8 +84,8 @@ func benchMailing(b *testing.B, backend string, limit float64, list []string, bo
 	cfg := testConfig(map[string]ProviderConfig{"mock": {Type: "mock", RateLimit: limit, Burst: 1}})
 	cfg.MaxMailing = n
 	cfg.MaxBodyBytes = 1 << 20
-	ts := startService(b, backend, cfg)
-	waits0, wait0 := ts.svc.eng.poolWait()
+	ts := startService(b, backend, cfg, nil)
+	waits0, wait0 := ts.svc.store.PoolWait()
 	b.ResetTimer()
 	for range b.N {
 		var a answer
@@ -91,8 +93,8 @@ func benchMailing(b *testing.B, backend string, limit float64, list []string, bo
 		for {
 			var st answer
 			ts.do(b, "GET", "/tasks/"+a.TaskID, "", &st)
-			if st.TaskStatus == statusSuccess || st.TaskStatus == statusFailure {
-				require.Equal(b, n, st.Progress.Counts[StateSent])
+			if st.TaskStatus == store.StatusSuccess || st.TaskStatus == store.StatusFailure {
+				require.Equal(b, n, st.Progress.Counts[store.StateSent])
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -101,7 +103,7 @@ func benchMailing(b *testing.B, backend string, limit float64, list []string, bo
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/mailing")
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msg/s")
 	if backend == "sqlite" {
-		waits, wait := ts.svc.eng.poolWait()
+		waits, wait := ts.svc.store.PoolWait()
 		b.ReportMetric(float64(waits-waits0)/float64(n*b.N), "conn-waits/msg")
 		b.ReportMetric(ms(wait-wait0)/float64(n*b.N), "conn-wait-ms/msg")
 	}

@@ -2,14 +2,11 @@ package gateway
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,9 +25,12 @@ type Config struct {
 	Providers map[string]ProviderConfig `json:"providers,omitempty"`
 	// SendTimeout bounds one attempt to hand a message to a provider.
 	// Default 30s.
-	SendTimeout Duration `json:"send_timeout,omitempty"`
-	// Retry is the per-message retry policy of every provider's Client.
-	Retry RetryConfig `json:"retry,omitempty"`
+	SendTimeout sms.Duration `json:"send_timeout,omitempty"`
+	// Retry is the per-message retry policy of every provider's Client
+	// (sms.RetryPolicy: max_attempts, base_delay, max_delay,
+	// max_retry_after, retry_ambiguous); zero fields mean the library's
+	// defaults.
+	Retry sms.RetryPolicy `json:"retry,omitzero"`
 	// TaskAttempts is how many times a task runs while some of its messages
 	// fail with retryable outcomes (River's MaxAttempts). Default 3.
 	TaskAttempts int `json:"task_attempts,omitempty"`
@@ -38,16 +38,16 @@ type Config struct {
 	Workers int `json:"workers,omitempty"`
 	// MailingSlice is how long one run of a task hands out numbers before
 	// the job is snoozed and resumed. Default 30s.
-	MailingSlice Duration `json:"mailing_slice,omitempty"`
+	MailingSlice sms.Duration `json:"mailing_slice,omitempty"`
 	// ResendInterrupted makes a task resend the messages that were in flight
 	// when the service stopped abruptly (at-least-once; they may arrive
 	// twice). By default they are marked failed with kind ambiguous instead.
 	ResendInterrupted bool `json:"resend_interrupted,omitempty"`
 	// DefaultWait is how long POST /sending and /mailing wait for the result
 	// when the request gives no "wait". Default 3s.
-	DefaultWait Duration `json:"default_wait,omitempty"`
+	DefaultWait sms.Duration `json:"default_wait,omitempty"`
 	// MaxWait caps a request's "wait". Default 30s.
-	MaxWait Duration `json:"max_wait,omitempty"`
+	MaxWait sms.Duration `json:"max_wait,omitempty"`
 	// MaxBodyBytes caps a request body; larger ones get 413. Default 1 MiB.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// MaxMailing caps the numbers of one mailing. Default 10000.
@@ -56,52 +56,10 @@ type Config struct {
 	MaxTextBytes int `json:"max_text_bytes,omitempty"`
 	// PollInterval is River's FetchPollInterval, how often idle workers
 	// look for due jobs. Default 100ms.
-	PollInterval Duration `json:"poll_interval,omitempty"`
+	PollInterval sms.Duration `json:"poll_interval,omitempty"`
 	// ShutdownTimeout bounds a graceful stop: running sends get this long
 	// to finish before they are cancelled. Default 30s.
-	ShutdownTimeout Duration `json:"shutdown_timeout,omitempty"`
-}
-
-// RetryConfig mirrors sms.RetryPolicy in the configuration file; zero
-// fields mean sms.DefaultRetryPolicy's values.
-type RetryConfig struct {
-	MaxAttempts   int      `json:"max_attempts,omitempty"`
-	BaseDelay     Duration `json:"base_delay,omitempty"`
-	MaxDelay      Duration `json:"max_delay,omitempty"`
-	MaxRetryAfter Duration `json:"max_retry_after,omitempty"`
-}
-
-func (r RetryConfig) policy() sms.RetryPolicy {
-	return sms.RetryPolicy{MaxAttempts: r.MaxAttempts, BaseDelay: r.BaseDelay.D(), MaxDelay: r.MaxDelay.D(), MaxRetryAfter: r.MaxRetryAfter.D()}
-}
-
-// Duration is a time.Duration written in JSON as a string ("30s", "1m30s")
-// or a number of seconds.
-type Duration time.Duration
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// MarshalJSON writes d as a string such as "30s".
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads "30s" or 30 (seconds).
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return err
-		}
-		*d = Duration(v)
-		return nil
-	}
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("duration: want a string like \"30s\" or seconds, got %s", b)
-	}
-	*d = Duration(f * float64(time.Second))
-	return nil
+	ShutdownTimeout sms.Duration `json:"shutdown_timeout,omitempty"`
 }
 
 // LoadConfig reads a configuration file. An empty path means no file: the
@@ -137,9 +95,9 @@ func (c *Config) setDefaults() error {
 	if len(c.Providers) == 0 {
 		c.Providers = map[string]ProviderConfig{"log": {Type: "log"}}
 	}
-	def := func(d *Duration, v time.Duration) {
+	def := func(d *sms.Duration, v time.Duration) {
 		if *d == 0 {
-			*d = Duration(v)
+			*d = sms.Duration(v)
 		}
 	}
 	def(&c.SendTimeout, 30*time.Second)
@@ -161,19 +119,19 @@ func (c *Config) setDefaults() error {
 		c.MaxBodyBytes = 1 << 20
 	}
 	var errs []error
-	for name, v := range map[string]time.Duration{
-		"send_timeout": c.SendTimeout.D(), "mailing_slice": c.MailingSlice.D(), "default_wait": c.DefaultWait.D(),
-		"max_wait": c.MaxWait.D(), "poll_interval": c.PollInterval.D(), "shutdown_timeout": c.ShutdownTimeout.D(),
+	for name, v := range map[string]sms.Duration{
+		"send_timeout": c.SendTimeout, "mailing_slice": c.MailingSlice, "default_wait": c.DefaultWait,
+		"max_wait": c.MaxWait, "poll_interval": c.PollInterval, "shutdown_timeout": c.ShutdownTimeout,
 	} {
 		if v < 0 {
-			errs = append(errs, fmt.Errorf("%s: negative duration %v", name, v))
+			errs = append(errs, fmt.Errorf("%s: negative duration %v", name, time.Duration(v)))
 		}
 	}
-	if c.PollInterval.D() < time.Millisecond {
-		errs = append(errs, fmt.Errorf("poll_interval: at least 1ms, got %v", c.PollInterval.D()))
+	if time.Duration(c.PollInterval) < time.Millisecond {
+		errs = append(errs, fmt.Errorf("poll_interval: at least 1ms, got %v", time.Duration(c.PollInterval)))
 	}
 	if c.DefaultWait > c.MaxWait {
-		errs = append(errs, fmt.Errorf("default_wait %v exceeds max_wait %v", c.DefaultWait.D(), c.MaxWait.D()))
+		errs = append(errs, fmt.Errorf("default_wait %v exceeds max_wait %v", time.Duration(c.DefaultWait), time.Duration(c.MaxWait)))
 	}
 	if c.TaskAttempts < 1 || c.Workers < 1 || c.MaxMailing < 1 || c.MaxTextBytes < 1 || c.MaxBodyBytes < 1 {
 		errs = append(errs, errors.New("task_attempts, workers, max_mailing, max_text_bytes and max_body_bytes must be positive"))
@@ -181,9 +139,6 @@ func (c *Config) setDefaults() error {
 	for name, p := range c.Providers {
 		if name == "" {
 			errs = append(errs, errors.New("providers: empty name"))
-		}
-		if _, ok := providerTypes[p.Type]; !ok {
-			errs = append(errs, fmt.Errorf("provider %q: unknown type %q (known: %s)", name, p.Type, strings.Join(ProviderTypes(), ", ")))
 		}
 		if p.RateLimit < 0 || p.Burst < 0 || p.Concurrency < 0 {
 			errs = append(errs, fmt.Errorf("provider %q: negative rate_limit, burst or concurrency", name))
@@ -206,37 +161,18 @@ func (c *Config) names() []string {
 // configuration's.
 func (c *Config) retryFor(pc ProviderConfig) sms.RetryPolicy {
 	if pc.Retry != nil {
-		return pc.Retry.policy()
+		return *pc.Retry
 	}
-	return c.Retry.policy()
+	return c.Retry
 }
 
 // jobTimeout is the longest one run of a task may take: the slice, plus the
-// messages then in flight, each with every attempt and the longest backoff
-// or Retry-After wait between them (under the most patient provider's retry
-// policy), plus a margin.
+// messages then in flight, each with every attempt and wait the most
+// patient provider's retry policy allows, plus a margin.
 func (c *Config) jobTimeout() time.Duration {
-	d := sms.DefaultRetryPolicy
-	var longest time.Duration
-	policies := []sms.RetryPolicy{c.Retry.policy()}
+	longest := c.Retry.MaxDuration(time.Duration(c.SendTimeout))
 	for _, pc := range c.Providers {
-		policies = append(policies, c.retryFor(pc))
+		longest = max(longest, c.retryFor(pc).MaxDuration(time.Duration(c.SendTimeout)))
 	}
-	for _, p := range policies {
-		attempts := cmp.Or(p.MaxAttempts, d.MaxAttempts)
-		wait := max(cmp.Or(p.MaxDelay, d.MaxDelay), cmp.Or(p.MaxRetryAfter, d.MaxRetryAfter))
-		longest = max(longest, time.Duration(attempts)*c.SendTimeout.D()+time.Duration(attempts-1)*wait)
-	}
-	return c.MailingSlice.D() + longest + 5*time.Second
-}
-
-// parseSeconds reads "5s"-style durations or plain seconds ("5", "0.5").
-func parseSeconds(s string) (time.Duration, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if math.IsNaN(f) || math.Abs(f) > 1e9 {
-			return 0, fmt.Errorf("duration out of range: %s", s)
-		}
-		return time.Duration(f * float64(time.Second)), nil
-	}
-	return time.ParseDuration(s)
+	return time.Duration(c.MailingSlice) + longest + 5*time.Second
 }

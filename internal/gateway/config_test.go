@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/smsgateway/sms/internal/gateway/store"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,8 +29,8 @@ func TestLoadConfig(t *testing.T) {
 		cfg, err := LoadConfig("")
 		require.NoError(t, err)
 		assert.Equal(t, map[string]ProviderConfig{"log": {Type: "log"}}, cfg.Providers)
-		assert.Equal(t, 30*time.Second, cfg.SendTimeout.D())
-		assert.Equal(t, 3*time.Second, cfg.DefaultWait.D())
+		assert.Equal(t, 30*time.Second, time.Duration(cfg.SendTimeout))
+		assert.Equal(t, 3*time.Second, time.Duration(cfg.DefaultWait))
 		assert.Empty(t, cfg.APIKeys)
 	})
 	t.Run("a full file", func(t *testing.T) {
@@ -44,17 +47,16 @@ func TestLoadConfig(t *testing.T) {
 			}}`))
 		require.NoError(t, err)
 		assert.Equal(t, []string{"file-key", "env-key"}, cfg.APIKeys)
-		assert.Equal(t, 5*time.Second, cfg.SendTimeout.D())
-		assert.Equal(t, time.Second, cfg.DefaultWait.D())
+		assert.Equal(t, 5*time.Second, time.Duration(cfg.SendTimeout))
+		assert.Equal(t, time.Second, time.Duration(cfg.DefaultWait))
 		assert.Equal(t, []string{"Google", "Yandex", "both", "by-country"}, cfg.names())
-		ps, err := buildProviders(cfg, &store{now: time.Now}, newMetrics().hooks, slog.New(slog.DiscardHandler))
+		ps, err := buildProviders(cfg, builtinTypes, nopStore{}, newMetrics(nopStore{}).hooks, slog.New(slog.DiscardHandler))
 		require.NoError(t, err)
 		require.Len(t, ps, 4)
 		require.NoError(t, closeProviders(ps))
 	})
 	for _, tc := range []struct{ name, file string }{
 		{"unknown field", `{"sned_timeout": "1s"}`},
-		{"unknown type", `{"providers": {"x": {"type": "carrier-pigeon"}}}`},
 		{"bad duration", `{"send_timeout": "soon"}`},
 		{"default wait above max", `{"default_wait": "1m", "max_wait": "10s"}`},
 		{"negative rate", `{"providers": {"x": {"type": "log", "rate_limit": -1}}}`},
@@ -76,6 +78,7 @@ func TestBuildProvidersErrors(t *testing.T) {
 		name      string
 		providers string
 	}{
+		{"unknown type", `{"x": {"type": "carrier-pigeon"}}`},
 		{"unknown option", `{"a": {"type": "log", "options": {"dealy": "1s"}}}`},
 		{"unknown vendor", `{"a": {"type": "failover", "options": {"vendors": ["nobody"]}}}`},
 		{"cycle", `{"a": {"type": "failover", "options": {"vendors": ["b"]}}, "b": {"type": "failover", "options": {"vendors": ["a"]}}}`},
@@ -87,7 +90,7 @@ func TestBuildProvidersErrors(t *testing.T) {
 			cfg := &Config{}
 			require.NoError(t, json.Unmarshal([]byte(tc.providers), &cfg.Providers))
 			require.NoError(t, cfg.setDefaults())
-			_, err := buildProviders(cfg, &store{now: time.Now}, newMetrics().hooks, slog.New(slog.DiscardHandler))
+			_, err := buildProviders(cfg, builtinTypes, nopStore{}, newMetrics(nopStore{}).hooks, slog.New(slog.DiscardHandler))
 			assert.Error(t, err)
 		})
 	}
@@ -103,23 +106,23 @@ func TestProviderTypes(t *testing.T) {
 		"both": {"type": "failover", "options": {"vendors": ["down", "up"]}},
 		"by-prefix": {"type": "routing", "options": {"routes": {"7999": "up"}}}
 	}`), &cfg.Providers))
-	ts := startService(t, "sqlite", cfg)
+	ts := startService(t, "sqlite", cfg, nil)
 
 	var a answer
 	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=both&phone_number=79990000001&message=x", "", &a))
-	assert.Equal(t, statusSuccess, a.TaskStatus)
+	assert.Equal(t, store.StatusSuccess, a.TaskStatus)
 	assert.Equal(t, "up", a.single(t)["vendor"], "failover went past the vendor that is down")
 
 	a = answer{}
 	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=up&phone_number=88005553535&message=x", "", &a))
-	assert.Equal(t, statusFailure, a.TaskStatus)
+	assert.Equal(t, store.StatusFailure, a.TaskStatus)
 	assert.Equal(t, "rejected", a.single(t)["kind"])
 
 	a = answer{}
 	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address=by-prefix&message=x", "[79990000001, 88005553599]", &a))
 	list := a.list(t)
-	assert.Equal(t, StateSent, list[0]["state"])
-	assert.Equal(t, StateFailed, list[1]["state"], "no route for the second number")
+	assert.Equal(t, store.StateSent, list[0]["state"])
+	assert.Equal(t, store.StateFailed, list[1]["state"], "no route for the second number")
 }
 
 // TestPerProviderRetry: a provider's own retry policy replaces the
@@ -132,12 +135,19 @@ func TestPerProviderRetry(t *testing.T) {
 		"once": {"type": "mock", "options": {"fail_every": 1, "fail_every_kind": "temporary"}, "retry": {"max_attempts": 1}},
 		"five": {"type": "mock", "options": {"fail_every": 1, "fail_every_kind": "temporary"}, "retry": {"max_attempts": 5, "base_delay": "1ms"}}
 	}`), &cfg.Providers))
-	ts := startService(t, "sqlite", cfg)
+	ts := startService(t, "sqlite", cfg, nil)
 	for address, want := range map[string]string{"default": "3", "once": "1", "five": "5"} {
 		var a answer
 		require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?wait=10s&address="+address+"&phone_number=79990000001&message=x", "", &a))
-		assert.Equal(t, statusFailure, a.TaskStatus, address)
+		assert.Equal(t, store.StatusFailure, a.TaskStatus, address)
 		assert.Equal(t, json.Number(want), a.single(t)["attempts"], address)
 	}
 	assert.Greater(t, cfg.jobTimeout(), testConfig(nil).jobTimeout(), "the most patient policy sets the job timeout")
 }
+
+// nopStore stands in for the storage where a test builds providers
+// without a database.
+type nopStore struct{}
+
+func (nopStore) MarkSending(context.Context, string, int) error { return nil }
+func (nopStore) QueueDepth(context.Context) (int, error)        { return 0, nil }

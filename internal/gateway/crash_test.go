@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/smsgateway/sms/internal/gateway/store"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -19,25 +21,26 @@ func TestInterruptedMessages(t *testing.T) {
 		t.Run(map[bool]string{false: "default", true: "resend_interrupted"}[resend], func(t *testing.T) {
 			p := &scriptProvider{}
 			name := "crash-" + t.Name()
-			cfg := testConfig(map[string]ProviderConfig{name: registerTestProvider(t, name, p)})
+			cfg, types := testProvider(name, p)
 			cfg.ResendInterrupted = resend
-			ts := startService(t, "sqlite", cfg)
+			ts := newService(t, "sqlite", cfg, types) // not started: nothing runs yet
 			var a answer
-			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address="+name+"&message=x&wait=0&delay=1s", "[79990000001, 79990000002]", &a))
+			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address="+name+"&message=x&wait=0", "[79990000001, 79990000002]", &a))
 			// As if a previous run had handed the first number to the
 			// provider and died.
-			require.NoError(t, ts.svc.store.markSending(context.Background(), a.TaskID, "79990000001"))
+			require.NoError(t, ts.svc.store.MarkSending(context.Background(), a.TaskID, 0))
+			require.NoError(t, ts.svc.Start(context.Background()))
 
 			a = ts.awaitTask(t, a.TaskID)
 			list := a.list(t)
-			assert.Equal(t, StateSent, list[1]["state"])
+			assert.Equal(t, store.StateSent, list[1]["state"])
 			assert.Equal(t, 1, p.callsTo("79990000002"))
 			if resend {
-				assert.Equal(t, StateSent, list[0]["state"])
+				assert.Equal(t, store.StateSent, list[0]["state"])
 				assert.Equal(t, 1, p.callsTo("79990000001"))
 				return
 			}
-			assert.Equal(t, StateFailed, list[0]["state"])
+			assert.Equal(t, store.StateFailed, list[0]["state"])
 			assert.Equal(t, "ambiguous", list[0]["kind"])
 			assert.Contains(t, list[0]["error"], "interrupted")
 			assert.Zero(t, p.callsTo("79990000001"), "an interrupted message is not resent")
@@ -72,8 +75,8 @@ func TestProviderRemoved(t *testing.T) {
 	defer stop(svc, srv)
 	ts = &testService{svc: svc, srv: srv}
 	got := ts.awaitTask(t, a.TaskID)
-	assert.Equal(t, statusFailure, got.TaskStatus)
+	assert.Equal(t, store.StatusFailure, got.TaskStatus)
 	r := got.single(t)
-	assert.Equal(t, StateNotAttempted, r["state"])
+	assert.Equal(t, store.StateNotAttempted, r["state"])
 	assert.Contains(t, r["error"], `"gone"`)
 }

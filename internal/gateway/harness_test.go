@@ -15,26 +15,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/smsgateway/sms"
 	"github.com/smsgateway/sms/internal/gateway/pgtest"
+	"github.com/smsgateway/sms/internal/gateway/store"
 )
 
-func TestMain(m *testing.M) {
-	providerTypes["test"] = func(env ProviderEnv, _ json.RawMessage) (sms.Provider, error) {
-		p, ok := testProviders.Load(env.Name)
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testTypes returns Options.Types with the type "test", whose providers are
+// the ones given, by configured name.
+func testTypes(providers map[string]sms.Provider) map[string]ProviderFactory {
+	return map[string]ProviderFactory{"test": func(env ProviderEnv, _ json.RawMessage) (sms.Provider, error) {
+		p, ok := providers[env.Name]
 		if !ok {
 			return nil, fmt.Errorf("no test provider %q", env.Name)
 		}
-		return p.(sms.Provider), nil
-	}
-	goleak.VerifyTestMain(m)
+		return p, nil
+	}}
 }
-
-// testProviders holds the providers of type "test", by configured name.
-var testProviders sync.Map
 
 // scriptProvider is a Provider for tests: it fails the numbers it is told
 // to with the given kind, waits delay per call, and counts calls per number.
@@ -73,11 +75,10 @@ func (p *scriptProvider) callsTo(number string) int {
 	return p.calls[number]
 }
 
-// registerTestProvider makes p the provider of type "test" named name.
-func registerTestProvider(t testing.TB, name string, p sms.Provider) ProviderConfig {
-	testProviders.Store(name, p)
-	t.Cleanup(func() { testProviders.Delete(name) })
-	return ProviderConfig{Type: "test"}
+// testProvider returns a configuration with one provider of type "test",
+// p, named name, and the defaults and quick timings of testConfig.
+func testProvider(name string, p sms.Provider) (*Config, map[string]ProviderFactory) {
+	return testConfig(map[string]ProviderConfig{name: {Type: "test"}}), testTypes(map[string]sms.Provider{name: p})
 }
 
 func backends(t *testing.T) []string { return pgtest.Backends(t) }
@@ -86,9 +87,9 @@ func backends(t *testing.T) []string { return pgtest.Backends(t) }
 func testConfig(providers map[string]ProviderConfig) *Config {
 	return &Config{
 		Providers:       providers,
-		SendTimeout:     Duration(5 * time.Second),
-		Retry:           RetryConfig{BaseDelay: Duration(10 * time.Millisecond), MaxDelay: Duration(20 * time.Millisecond)},
-		ShutdownTimeout: Duration(5 * time.Second),
+		SendTimeout:     sms.Duration(5 * time.Second),
+		Retry:           sms.RetryPolicy{BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
+		ShutdownTimeout: sms.Duration(5 * time.Second),
 	}
 }
 
@@ -98,12 +99,22 @@ type testService struct {
 	key string
 }
 
-// startService runs a Service on backend with cfg behind an httptest server;
-// both stop at the end of the test.
-func startService(t testing.TB, backend string, cfg *Config) *testService {
+// startService runs a Service on backend with cfg (and the provider types
+// of types, which may be nil) behind an httptest server; both stop at the
+// end of the test.
+func startService(t testing.TB, backend string, cfg *Config, types map[string]ProviderFactory) *testService {
+	t.Helper()
+	ts := newService(t, backend, cfg, types)
+	require.NoError(t, ts.svc.Start(context.Background()))
+	return ts
+}
+
+// newService is startService without Start: nothing is sent until the
+// test calls ts.svc.Start.
+func newService(t testing.TB, backend string, cfg *Config, types map[string]ProviderFactory) *testService {
 	t.Helper()
 	require.NoError(t, cfg.setDefaults())
-	o := Options{Config: cfg, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}
+	o := Options{Config: cfg, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Types: types}
 	if backend == "postgres" {
 		o.DatabaseURL = pgtest.SchemaURL(t)
 	}
@@ -111,7 +122,6 @@ func startService(t testing.TB, backend string, cfg *Config) *testService {
 	defer cancel()
 	svc, err := New(ctx, o)
 	require.NoError(t, err)
-	require.NoError(t, svc.Start(ctx))
 	srv := httptest.NewServer(svc.Handler())
 	t.Cleanup(func() {
 		svc.Drain()
@@ -128,8 +138,10 @@ func startService(t testing.TB, backend string, cfg *Config) *testService {
 }
 
 // do sends a request and decodes a JSON answer into out (when not nil).
-func (ts *testService) do(t testing.TB, method, path string, body string, out any) int {
-	t.Helper()
+func (ts *testService) do(t require.TestingT, method, path string, body string, out any) int {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
@@ -185,17 +197,17 @@ func (a answer) list(t *testing.T) []map[string]any {
 func (ts *testService) awaitTask(t *testing.T, id string) answer {
 	t.Helper()
 	var a answer
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		a = answer{}
-		require.Equal(t, http.StatusOK, ts.do(t, "GET", "/tasks/"+id, "", &a))
-		return a.TaskStatus == statusSuccess || a.TaskStatus == statusFailure
+		assert.Equal(c, http.StatusOK, ts.do(c, "GET", "/tasks/"+id, "", &a))
+		assert.True(c, store.Final(a.TaskStatus), "task status %s", a.TaskStatus)
 	}, 20*time.Second, 50*time.Millisecond)
 	return a
 }
 
 type messagesPage struct {
-	Messages   []Message `json:"messages"`
-	NextCursor string    `json:"next_cursor"`
+	Messages   []store.Message `json:"messages"`
+	NextCursor string          `json:"next_cursor"`
 }
 
 // allPages reads the message log page by page (limit per page) and

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/smsgateway/sms/internal/gateway/store"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -49,11 +51,11 @@ func TestHTTPQueryOriginal(t *testing.T) {
 	opts, err := json.Marshal(map[string]any{"preset": "original", "url": srv.URL + "/"})
 	require.NoError(t, err)
 	cfg.Providers = map[string]ProviderConfig{"Google": {Type: "httpquery", Options: opts}}
-	ts := startService(t, "sqlite", cfg)
+	ts := startService(t, "sqlite", cfg, nil)
 
 	var a answer
 	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=Google&phone_number=88005553535&message=Hello", "", &a))
-	assert.Equal(t, statusSuccess, a.TaskStatus)
+	assert.Equal(t, store.StatusSuccess, a.TaskStatus)
 	r := a.single(t)
 	assert.Equal(t, json.Number("200"), r["status"])
 	assert.Equal(t, json.Number("88005553535"), r["number"])
@@ -96,9 +98,9 @@ func TestHTTPQueryKannelPreset(t *testing.T) {
 	assert.NotContains(t, string(body), canary)
 	list := a.list(t)
 	require.Len(t, list, 2)
-	assert.Equal(t, StateSent, list[0]["state"])
+	assert.Equal(t, store.StateSent, list[0]["state"])
 	assert.Equal(t, json.Number("202"), list[0]["status"])
-	assert.Equal(t, StateFailed, list[1]["state"])
+	assert.Equal(t, store.StateFailed, list[1]["state"])
 	assert.Equal(t, "rejected", list[1]["kind"])
 
 	queries := v.all()

@@ -17,7 +17,7 @@ import (
 // logOptions are the options of the "log" provider type.
 type logOptions struct {
 	// Delay is how long each send takes, to imitate a gateway's latency.
-	Delay Duration `json:"delay,omitempty"`
+	Delay sms.Duration `json:"delay,omitempty"`
 	// Outbox is a file to which every accepted message is appended as one
 	// JSON line with the full number and text; empty means none. It is
 	// meant for development and tests, since it holds numbers unmasked.
@@ -40,7 +40,7 @@ func newLogProvider(env ProviderEnv, raw json.RawMessage) (sms.Provider, error) 
 	if err := decodeOptions(raw, &o); err != nil {
 		return nil, err
 	}
-	p := &logProvider{name: env.Name, log: env.Log, delay: o.Delay.D()}
+	p := &logProvider{name: env.Name, log: env.Log, delay: time.Duration(o.Delay)}
 	if o.Outbox != "" {
 		f, err := os.OpenFile(o.Outbox, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {

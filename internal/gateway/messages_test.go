@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsgateway/sms/internal/gateway/store"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -20,7 +22,8 @@ func TestMessageLog(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			p := &scriptProvider{fail: map[string]sms.Kind{"79990000003": sms.KindRejected}}
 			name := "v-" + backend
-			ts := startService(t, backend, testConfig(map[string]ProviderConfig{name: registerTestProvider(t, name, p)}))
+			cfg, types := testProvider(name, p)
+			ts := startService(t, backend, cfg, types)
 			start := time.Now().UTC()
 			var a answer
 			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address="+name+"&message=Hello", "[79990000001,79990000002,79990000003,79990000004,79990000005]", &a))
@@ -36,7 +39,7 @@ func TestMessageLog(t *testing.T) {
 				m := page.Messages[0] // newest first
 				assert.Equal(t, b.TaskID, m.TaskID)
 				assert.Equal(t, "79990000001", m.Number)
-				assert.Equal(t, StateSent, m.Status)
+				assert.Equal(t, store.StateSent, m.Status)
 				assert.Equal(t, 1, m.Attempts)
 				assert.Equal(t, name, m.Address)
 				assert.Equal(t, name, m.Vendor)
@@ -98,10 +101,10 @@ func TestMessageLog(t *testing.T) {
 
 func TestOperations(t *testing.T) {
 	cfg := testConfig(nil)
-	ts := startService(t, "sqlite", cfg)
+	ts := startService(t, "sqlite", cfg, nil)
 	var a answer
 	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=log&phone_number=88005553535&message=x", "", &a))
-	require.Equal(t, statusSuccess, a.TaskStatus)
+	require.Equal(t, store.StatusSuccess, a.TaskStatus)
 
 	for _, path := range []string{"/healthz", "/readyz"} {
 		var st map[string]string

@@ -22,7 +22,12 @@ type metrics struct {
 	requests *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
+// depthReader counts the messages not yet final.
+type depthReader interface {
+	QueueDepth(ctx context.Context) (int, error)
+}
+
+func newMetrics(st depthReader) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -48,24 +53,20 @@ func newMetrics() *metrics {
 		}, []string{"route", "code"}),
 	}
 	m.reg.MustRegister(m.messages, m.attempts, m.latency, m.tasks, m.requests,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "smsgateway_queue_depth",
+			Help: "Messages queued, in flight or waiting for a retry.",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			n, err := st.QueueDepth(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		}))
 	return m
-}
-
-// queueDepth adds a gauge that counts the messages not yet final.
-func (m *metrics) queueDepth(st *store) {
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "smsgateway_queue_depth",
-		Help: "Messages queued, in flight or waiting for a retry.",
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		n, err := st.queueDepth(ctx)
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	}))
 }
 
 // hooks returns the sms.Hooks that feed the metrics of one provider.
@@ -74,8 +75,10 @@ func (m *metrics) hooks(name string) sms.Hooks {
 		Attempt: func(a sms.Attempt) {
 			outcome := "accepted"
 			if a.Err != nil {
-				k, _ := sms.KindOf(a.Err)
-				outcome = k.String()
+				var e *sms.Error
+				if errors.As(a.Err, &e) {
+					outcome = e.Kind.String()
+				}
 			}
 			m.attempts.WithLabelValues(name, outcome).Inc()
 			m.latency.WithLabelValues(name).Observe(a.Duration.Seconds())

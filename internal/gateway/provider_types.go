@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/smsgateway/sms"
 	"github.com/smsgateway/sms/providers/failover"
@@ -17,28 +20,18 @@ import (
 // logprovider.go). Each decodes its options strictly and returns the
 // library's provider; register a new type in providerTypes.
 
-// kindByName maps the names of sms.Kind ("rejected", ...) back to kinds.
-func kindByName(name string) (sms.Kind, error) {
-	for k := sms.KindAmbiguous; k <= sms.KindInvalid; k++ {
-		if k.String() == name {
-			return k, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown kind %q", name)
-}
-
 // mockOptions are the options of the "mock" type: providers/mock, an
 // in-memory gateway for demos, load tests and client tests. It keeps every
 // message in memory, so it is not for long-running production use.
 type mockOptions struct {
 	// Latency is how long each call takes.
-	Latency Duration `json:"latency,omitempty"`
+	Latency sms.Duration `json:"latency,omitempty"`
 	// Fail maps normalized numbers to the kind of failure they get
 	// ("rejected", "temporary", "throttled", "fatal", "ambiguous").
-	Fail map[string]string `json:"fail,omitempty"`
+	Fail map[string]sms.Kind `json:"fail,omitempty"`
 	// FailEvery fails every k-th call with FailEveryKind.
-	FailEvery     int    `json:"fail_every,omitempty"`
-	FailEveryKind string `json:"fail_every_kind,omitempty"`
+	FailEvery     int       `json:"fail_every,omitempty"`
+	FailEveryKind *sms.Kind `json:"fail_every_kind,omitempty"`
 	// Idempotent makes the mock deduplicate by message ID.
 	Idempotent bool `json:"idempotent,omitempty"`
 }
@@ -53,24 +46,16 @@ func newMockProvider(_ ProviderEnv, raw json.RawMessage) (sms.Provider, error) {
 		return nil, errors.New("latency: negative")
 	}
 	if o.Latency > 0 {
-		opts = append(opts, mock.Latency(o.Latency.D()))
+		opts = append(opts, mock.Latency(time.Duration(o.Latency)))
 	}
-	for _, n := range sortedKeys(o.Fail) {
-		k, err := kindByName(o.Fail[n])
-		if err != nil {
-			return nil, fmt.Errorf("fail[%s]: %w", n, err)
-		}
-		opts = append(opts, mock.FailNumber(n, mock.Err(k)))
+	for _, n := range slices.Sorted(maps.Keys(o.Fail)) {
+		opts = append(opts, mock.FailNumber(n, mock.Err(o.Fail[n])))
 	}
 	if o.FailEvery != 0 {
-		if o.FailEvery < 1 {
-			return nil, errors.New("fail_every: must be at least 1")
+		if o.FailEvery < 1 || o.FailEveryKind == nil {
+			return nil, errors.New("fail_every: must be at least 1, with fail_every_kind")
 		}
-		k, err := kindByName(o.FailEveryKind)
-		if err != nil {
-			return nil, fmt.Errorf("fail_every_kind: %w", err)
-		}
-		opts = append(opts, mock.FailEvery(o.FailEvery, mock.Err(k)))
+		opts = append(opts, mock.FailEvery(o.FailEvery, mock.Err(*o.FailEveryKind)))
 	}
 	if o.Idempotent {
 		opts = append(opts, mock.Idempotent())
@@ -115,7 +100,7 @@ func newRoutingProvider(env ProviderEnv, raw json.RawMessage) (sms.Provider, err
 		return nil, err
 	}
 	var cfg routing.Config
-	for _, prefix := range sortedKeys(o.Routes) {
+	for _, prefix := range slices.Sorted(maps.Keys(o.Routes)) {
 		v, err := vendor(env, o.Routes[prefix])
 		if err != nil {
 			return nil, err
@@ -187,7 +172,7 @@ func newHTTPQueryProvider(env ProviderEnv, raw json.RawMessage) (sms.Provider, e
 	if o.Preset != "" {
 		preset, ok := httpqueryPresets[o.Preset]
 		if !ok {
-			return nil, fmt.Errorf("preset: unknown %q (known: %s)", o.Preset, strings.Join(sortedKeys(httpqueryPresets), ", "))
+			return nil, fmt.Errorf("preset: unknown %q (known: %s)", o.Preset, strings.Join(slices.Sorted(maps.Keys(httpqueryPresets)), ", "))
 		}
 		var consumed []string
 		cfg, consumed = preset(o)

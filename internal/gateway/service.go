@@ -2,13 +2,30 @@
 // API, its configuration, and the durable job queue (River) that sends the
 // messages through the sms library.
 //
+// # Layers
+//
+// One message goes through the files in this order:
+//
+//	api.go, request.go   HTTP handlers; a request decoded and validated (the
+//	                     provider's sms.Client judges numbers and text)
+//	store/task.go        the task and message states and the rules over them
+//	store/               the database: River's queue and the service's rows
+//	worker.go            a task's run: its rows through the provider's Client
+//	providers.go         the configured providers, each an sms.Client over a
+//	                     wrapper that marks a row in flight before each attempt
+//	wait.go              requests that wait for a task's result
+//
+// service.go builds them in that straight line: config, store, providers,
+// worker, HTTP.
+//
 // # Tasks
 //
 // Every POST /sending or /mailing becomes one task: one River job plus one
 // row per number in the message log (table sms_message), written in one
 // transaction. The job sends the task's queued numbers through the
-// provider's sms.Client (retries, rate limit, concurrency) and records each
-// outcome in its row as soon as it is known.
+// provider's sms.Client (retries, rate limit, concurrency) with the message
+// ID taskID/index, and records each outcome in its row as soon as it is
+// known.
 //
 // # Crashes and duplicates
 //
@@ -20,8 +37,9 @@
 // died (at most one mailing concurrency's worth per running task) may or may
 // not have reached the gateway: by default they are recorded as failed with
 // kind "ambiguous" and not resent (no duplicate, but maybe not delivered);
-// with Config.ResendInterrupted they are sent again (delivered, but maybe
-// twice). Nothing else can be duplicated or lost.
+// with Config.ResendInterrupted, or when the provider is idempotent (its
+// gateway deduplicates by message ID), they are sent again. Nothing else can
+// be duplicated or lost.
 //
 // A run hands out numbers for at most Config.MailingSlice, then snoozes the
 // job so that it resumes at once; so a run lasts at most the slice plus one
@@ -34,12 +52,14 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
+	"net/http"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
+
+	"github.com/smsgateway/sms/internal/gateway/store"
 )
 
 // Options configure a Service.
@@ -53,6 +73,9 @@ type Options struct {
 	DatabaseURL string
 	// Logger receives the service's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Types adds provider types to the built-in ones (log, mock,
+	// httpquery, failover, routing), or replaces them by name.
+	Types map[string]ProviderFactory
 }
 
 // Service is the gateway: a job queue, providers, and the HTTP API. Create
@@ -60,24 +83,21 @@ type Options struct {
 // for concurrent use.
 type Service struct {
 	cfg       *Config
-	log       *slog.Logger
-	eng       engine
-	store     *store
+	store     *store.Store
 	providers map[string]*provider
-	metrics   *metrics
-	waiters   *waiters
+	api       *api
 	draining  chan struct{}
 	drainOnce sync.Once
 	closeOnce sync.Once
-	started   bool
 	mu        sync.Mutex
+	started   bool
 	stopSub   func()
 	subDone   chan struct{}
-	now       func() time.Time
 }
 
 // New opens the database, runs River's and the service's migrations, and
-// builds the providers. Nothing is sent until Start.
+// builds the providers, the worker and the API. Nothing is sent until
+// Start.
 func New(ctx context.Context, o Options) (*Service, error) {
 	cfg := &Config{}
 	if o.Config != nil {
@@ -91,46 +111,48 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{
-		cfg:      cfg,
-		log:      log,
-		metrics:  newMetrics(),
-		waiters:  newWaiters(),
-		draining: make(chan struct{}),
-		now:      time.Now,
-	}
-	params := engineParams{cfg: cfg, log: log}
-	var perr error
-	params.worker = func(st *store) *taskWorker {
-		s.providers, perr = buildProviders(cfg, st, s.metrics.hooks, log)
-		return &taskWorker{
-			store: st, providers: s.providers, draining: s.draining,
-			slice: cfg.MailingSlice.D(), timeout: cfg.jobTimeout(), resendInterrupted: cfg.ResendInterrupted,
-			log: log, now: time.Now, done: s.waiters.wake,
-		}
-	}
-	var err error
-	if o.DatabaseURL != "" {
-		s.eng, s.store, err = newPostgresEngine(ctx, o.DatabaseURL, params)
-	} else {
-		s.eng, s.store, err = newSQLiteEngine(ctx, o.DataDir, params)
-	}
-	if err == nil && perr != nil {
-		s.eng.close()
-		err = perr
-	}
+	st, err := store.Open(ctx, store.Options{DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, Log: log})
 	if err != nil {
-		if s.providers != nil {
-			_ = closeProviders(s.providers)
-		}
 		return nil, err
 	}
-	s.metrics.queueDepth(s.store)
+	m := newMetrics(st)
+	types := maps.Clone(builtinTypes)
+	maps.Copy(types, o.Types)
+	providers, err := buildProviders(cfg, types, st, m.hooks, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Service{cfg: cfg, store: st, providers: providers, draining: make(chan struct{})}
+	s.api = &api{cfg: cfg, log: log, store: st, providers: providers, metrics: m, waiters: newWaiters(), now: time.Now}
+	w := &taskWorker{
+		store: st, providers: providers, draining: s.draining,
+		slice: time.Duration(cfg.MailingSlice), timeout: cfg.jobTimeout(), resendInterrupted: cfg.ResendInterrupted,
+		log: log, now: time.Now, done: s.api.waiters.wake,
+	}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, w); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := st.NewQueue(&river.Config{
+		Logger:               log.With("component", "river"),
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:              workers,
+		MaxAttempts:          cfg.TaskAttempts,
+		FetchPollInterval:    time.Duration(cfg.PollInterval),
+		FetchCooldown:        min(time.Duration(cfg.PollInterval), 50*time.Millisecond),
+		JobTimeout:           w.timeout,
+		RescueStuckJobsAfter: w.timeout + w.timeout/2,
+	}); err != nil {
+		s.close()
+		return nil, err
+	}
 	return s, nil
 }
 
-// Registry returns the Prometheus registry of the service's metrics.
-func (s *Service) Registry() *prometheus.Registry { return s.metrics.reg }
+// Handler returns the HTTP API (see api.handler for the routes).
+func (s *Service) Handler() http.Handler { return s.api.handler() }
 
 // Start starts working jobs. The context only bounds starting.
 func (s *Service) Start(ctx context.Context) error {
@@ -139,19 +161,19 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.started {
 		return errors.New("gateway: already started")
 	}
-	events, stop := s.eng.subscribe()
+	events, stop := s.store.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed)
 	s.stopSub = stop
 	s.subDone = make(chan struct{})
 	go func() {
 		defer close(s.subDone)
 		for ev := range events {
-			var args taskArgs
+			var args store.TaskArgs
 			if ev.Job != nil && json.Unmarshal(ev.Job.EncodedArgs, &args) == nil {
-				s.waiters.wake(args.TaskID)
+				s.api.waiters.wake(args.TaskID)
 			}
 		}
 	}()
-	if err := s.eng.start(context.WithoutCancel(ctx)); err != nil {
+	if err := s.store.Start(context.WithoutCancel(ctx)); err != nil {
 		stop()
 		<-s.subDone
 		return err
@@ -170,19 +192,25 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.Drain()
-		ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout.D())
+		ctx, cancel := context.WithTimeout(ctx, time.Duration(s.cfg.ShutdownTimeout))
 		defer cancel()
 		s.mu.Lock()
 		started := s.started
 		s.mu.Unlock()
 		if started {
-			err = s.eng.stop(ctx)
+			err = s.store.Stop(ctx)
 			s.stopSub()
 			<-s.subDone
 		}
-		err = errors.Join(err, closeProviders(s.providers))
-		s.eng.close()
+		err = errors.Join(err, s.close())
 	})
+	return err
+}
+
+// close closes the providers and the database.
+func (s *Service) close() error {
+	err := closeProviders(s.providers)
+	s.store.Close()
 	return err
 }
 
@@ -193,127 +221,5 @@ func (s *Service) Shutdown(ctx context.Context) error {
 // It is idempotent.
 func (s *Service) Drain() {
 	s.drainOnce.Do(func() { close(s.draining) })
-	s.waiters.closeAll()
+	s.api.waiters.closeAll()
 }
-
-// Ready reports whether the database answers.
-func (s *Service) Ready(ctx context.Context) error { return s.eng.ping(ctx) }
-
-// waiters lets request handlers sleep until a task may have changed (a run
-// of it ended, or River reports an event of its job), instead of polling in
-// a tight loop.
-type waiters struct {
-	mu     sync.Mutex
-	byJob  map[string][]chan struct{}
-	closed chan struct{}
-}
-
-func newWaiters() *waiters {
-	return &waiters{byJob: make(map[string][]chan struct{}), closed: make(chan struct{})}
-}
-
-// register returns a channel closed at the next change of task id, and a
-// function to drop it.
-func (w *waiters) register(id string) (<-chan struct{}, func()) {
-	ch := make(chan struct{})
-	w.mu.Lock()
-	w.byJob[id] = append(w.byJob[id], ch)
-	w.mu.Unlock()
-	return ch, func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		list := w.byJob[id]
-		for i, c := range list {
-			if c == ch {
-				list = append(list[:i], list[i+1:]...)
-				break
-			}
-		}
-		if len(list) == 0 {
-			delete(w.byJob, id)
-		} else {
-			w.byJob[id] = list
-		}
-	}
-}
-
-func (w *waiters) wake(id string) {
-	w.mu.Lock()
-	list := w.byJob[id]
-	delete(w.byJob, id)
-	w.mu.Unlock()
-	for _, c := range list {
-		close(c)
-	}
-}
-
-func (w *waiters) closeAll() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	select {
-	case <-w.closed:
-	default:
-		close(w.closed)
-	}
-}
-
-// pollEvery is how often a waiting request rereads the task when nothing
-// wakes it: wake-ups come only from this process, while on PostgreSQL
-// another process may run the task.
-const pollEvery = 200 * time.Millisecond
-
-// waitTask rereads task t until it is SUCCESS or FAILURE, d has passed, the
-// request ends or the service drains, and returns its last answer. It reads
-// the message rows, which are final as soon as the last send returns, so it
-// does not wait for River's completer (which batches completions for up to
-// 250 ms).
-func (s *Service) waitTask(ctx context.Context, t task, d time.Duration) (taskAnswer, error) {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for {
-		woke, drop := s.waiters.register(t.ID)
-		ans, err := s.read(ctx, t)
-		if err != nil || ans.TaskStatus == statusSuccess || ans.TaskStatus == statusFailure {
-			drop()
-			return ans, err
-		}
-		select {
-		case <-woke:
-		case <-tick.C:
-		case <-deadline.C:
-			drop()
-			return ans, nil
-		case <-s.waiters.closed:
-			drop()
-			return ans, nil
-		case <-ctx.Done():
-			drop()
-			return ans, nil
-		}
-		drop()
-	}
-}
-
-// read returns the current answer for task t.
-func (s *Service) read(ctx context.Context, t task) (taskAnswer, error) {
-	job, err := s.eng.jobGet(ctx, t.JobID)
-	if err != nil && !errors.Is(err, errJobNotFound) {
-		return taskAnswer{TaskID: t.ID}, err
-	}
-	return s.answer(ctx, t, job)
-}
-
-func jobFinal(st rivertype.JobState) bool {
-	switch st {
-	case rivertype.JobStateCompleted, rivertype.JobStateDiscarded, rivertype.JobStateCancelled:
-		return true
-	}
-	return false
-}
-
-// errJobNotFound is what River returns for a job it no longer has (its
-// cleaner deletes finished jobs after a day); the rows then tell the
-// outcome.
-var errJobNotFound = river.ErrNotFound

@@ -1,98 +1,33 @@
-package gateway
+// Package store is the service's storage: one database (SQLite by default,
+// PostgreSQL for several processes) holding the River job queue and the
+// service's own tables, sms_task (one row per request) and sms_message (one
+// row per number: the message log). task.go owns the states of tasks and
+// messages and the rules over them.
+package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/riverqueue/river"
 )
 
-// The states of one message of a task, as stored in sms_message.status.
-// queued, sending and retry are active; the others are final.
-const (
-	// StateQueued: waiting to be sent.
-	StateQueued = "queued"
-	// StateSending: handed to the provider and not yet answered. A message
-	// found in this state when its task starts again was in flight when the
-	// service stopped (see the package doc).
-	StateSending = "sending"
-	// StateRetry: failed with a retryable outcome; sent again on the task's
-	// next attempt.
-	StateRetry = "retry"
-	// StateSent: accepted by the gateway.
-	StateSent = "sent"
-	// StateFailed: not accepted, or (kind ambiguous) maybe accepted.
-	StateFailed = "failed"
-	// StateSkipped: never sent because it repeats an earlier number of the
-	// same mailing.
-	StateSkipped = "skipped"
-	// StateNotAttempted: never sent because the mailing stopped early.
-	StateNotAttempted = "not_attempted"
-)
-
-// allStates lists every state, for validation of the status filter.
-var allStates = []string{StateQueued, StateSending, StateRetry, StateSent, StateFailed, StateSkipped, StateNotAttempted}
-
-// Message is one row of the message log: one number of one task, as GET
-// /messages returns it.
-type Message struct {
-	// ID orders the log (newer is larger) and is the paging cursor.
-	ID int64 `json:"id"`
-	// TaskID and Index say which task and which entry of its input.
-	TaskID string `json:"task_id"`
-	Index  int    `json:"index"`
-	// To is the number as the request gave it; Number is it normalized.
-	To     string `json:"to"`
-	Number string `json:"number"`
-	// Status is one of the State constants.
-	Status string `json:"status"`
-	// Kind and Error say why a message was not sent (sms.Kind's names);
-	// empty when it was.
-	Kind  string `json:"kind,omitempty"`
-	Error string `json:"error,omitempty"`
-	// Attempts counts the calls to the provider, across runs of the task.
-	Attempts int `json:"attempts"`
-	// Address is the configured provider name the task asked for.
-	Address string `json:"address"`
-	// Vendor is the provider that handled the last attempt, when a
-	// failover or routing provider says so; else the address.
-	Vendor string `json:"vendor,omitempty"`
-	// MessageID, StatusCode and URL are the gateway's answer to the last
-	// attempt (sms.Receipt); the URL has its secrets redacted.
-	MessageID  string `json:"message_id,omitempty"`
-	StatusCode int    `json:"status_code,omitempty"`
-	URL        string `json:"url,omitempty"`
-	// Parts is how many SMS the text takes.
-	Parts int `json:"parts"`
-	// CreatedAt is when the task was accepted, UpdatedAt the last change,
-	// SentAt when the gateway accepted the message (nil if it did not).
-	CreatedAt time.Time  `json:"created_at"`
-	UpdatedAt time.Time  `json:"updated_at"`
-	SentAt    *time.Time `json:"sent_at,omitempty"`
-}
-
-// task is one row of sms_task.
-type task struct {
-	ID        string
-	JobID     int64
-	Kind      string // kindSending or kindMailing
-	Address   string
-	Total     int
-	CreatedAt time.Time
-}
-
-const (
-	kindSending = "sending"
-	kindMailing = "mailing"
-)
-
-// store reads and writes the service's own tables. Its methods are safe for
-// concurrent use (the database serializes them).
-type store struct {
+// Store reads and writes the service's tables and runs River's queue in
+// the same database. Its methods are safe for concurrent use.
+type Store struct {
 	db       querier
 	postgres bool
 	now      func() time.Time
+	// q is River's queue, built by NewQueue (see open.go).
+	q        jobQueue
+	newQueue func(cfg *river.Config) error
+	closeDB  func()
+	ping     func(ctx context.Context) error
+	stats    func() sql.DBStats // nil on PostgreSQL
 }
 
 // migrations are the service's schema versions, applied in order. Each is a
@@ -135,15 +70,11 @@ var migrations = [][]string{
 	},
 }
 
-// migrate brings the service's tables to the latest version. It is safe to
-// run from several processes at once: on PostgreSQL an advisory lock
-// serializes them, and SQLite serializes writers itself.
-func (s *store) migrate(ctx context.Context, begin func(ctx context.Context) (querier, func() error, func(), error)) error {
-	q, commit, rollback, err := begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer rollback()
+// migrate brings the service's tables to the latest version within the
+// transaction q. It is safe to run from several processes at once: on
+// PostgreSQL an advisory lock serializes them, and SQLite serializes
+// writers itself.
+func (s *Store) migrate(ctx context.Context, q querier) error {
 	if s.postgres {
 		if _, err := q.exec(ctx, `SELECT pg_advisory_xact_lock(7302011)`); err != nil {
 			return err
@@ -170,14 +101,14 @@ func (s *store) migrate(ctx context.Context, begin func(ctx context.Context) (qu
 			return err
 		}
 	}
-	return commit()
+	return nil
 }
 
 const insertChunk = 500
 
-// insertTask writes the task and one queued message per number, within the
-// caller's transaction q.
-func (s *store) insertTask(ctx context.Context, q querier, t task, msgs []Message) error {
+// insertTask writes the task and its message rows within the caller's
+// transaction q.
+func (s *Store) insertTask(ctx context.Context, q querier, t Task, msgs []Message) error {
 	now := s.now().UnixMicro()
 	if _, err := q.exec(ctx, `INSERT INTO sms_task (id, job_id, kind, address, total, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		t.ID, t.JobID, t.Kind, t.Address, t.Total, now); err != nil {
@@ -203,16 +134,17 @@ func (s *store) insertTask(ctx context.Context, q querier, t task, msgs []Messag
 	return nil
 }
 
-// errTaskNotFound is returned for an unknown task ID.
-var errTaskNotFound = errors.New("task not found")
+// ErrTaskNotFound is returned for an unknown task ID.
+var ErrTaskNotFound = errors.New("task not found")
 
-func (s *store) task(ctx context.Context, id string) (task, error) {
-	t := task{ID: id}
+// Task returns the task with ID id, or ErrTaskNotFound.
+func (s *Store) Task(ctx context.Context, id string) (Task, error) {
+	t := Task{ID: id}
 	var created int64
 	err := s.db.queryRow(ctx, `SELECT job_id, kind, address, total, created_at FROM sms_task WHERE id = ?`, id).
 		Scan(&t.JobID, &t.Kind, &t.Address, &t.Total, &created)
 	if errors.Is(err, errNoRows) {
-		return t, errTaskNotFound
+		return t, ErrTaskNotFound
 	}
 	t.CreatedAt = time.UnixMicro(created).UTC()
 	return t, err
@@ -235,7 +167,7 @@ func scanMessage(r scanner) (Message, error) {
 	return m, err
 }
 
-func (s *store) collect(ctx context.Context, q string, args ...any) ([]Message, error) {
+func (s *Store) collect(ctx context.Context, q string, args ...any) ([]Message, error) {
 	r, err := s.db.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -252,26 +184,32 @@ func (s *store) collect(ctx context.Context, q string, args ...any) ([]Message, 
 	return out, r.Err()
 }
 
-// taskMessages returns the messages of a task in input order.
-func (s *store) taskMessages(ctx context.Context, taskID string) ([]Message, error) {
+// inList returns "?, ?, ?" for n arguments.
+func inList(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// TaskMessages returns the messages of a task in input order.
+func (s *Store) TaskMessages(ctx context.Context, taskID string) ([]Message, error) {
 	return s.collect(ctx, `SELECT `+messageCols+` FROM sms_message WHERE task_id = ? ORDER BY idx`, taskID)
 }
 
-// activeMessages returns the messages of a task that are not final, in input
-// order.
-func (s *store) activeMessages(ctx context.Context, taskID string) ([]Message, error) {
-	return s.collect(ctx, `SELECT `+messageCols+` FROM sms_message WHERE task_id = ? AND status IN (?, ?, ?) ORDER BY idx`,
-		taskID, StateQueued, StateSending, StateRetry)
+// ActiveMessages returns the messages of a task that are not final, in
+// input order.
+func (s *Store) ActiveMessages(ctx context.Context, taskID string) ([]Message, error) {
+	args := []any{taskID}
+	for _, st := range activeStates {
+		args = append(args, st)
+	}
+	return s.collect(ctx, `SELECT `+messageCols+` FROM sms_message WHERE task_id = ? AND status IN (`+inList(len(activeStates))+`) ORDER BY idx`, args...)
 }
 
-// counts returns how many messages of a task are in each state.
-func (s *store) counts(ctx context.Context, taskID string) (map[string]int, error) {
+// Counts returns how many messages of a task are in each state.
+func (s *Store) Counts(ctx context.Context, taskID string) (Counts, error) {
 	r, err := s.db.query(ctx, `SELECT status, COUNT(*) FROM sms_message WHERE task_id = ? GROUP BY status`, taskID)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	out := make(map[string]int)
+	out := make(Counts)
 	for r.Next() {
 		var st string
 		var n int
@@ -283,18 +221,21 @@ func (s *store) counts(ctx context.Context, taskID string) (map[string]int, erro
 	return out, r.Err()
 }
 
-// markSending records that number of task is being handed to the provider,
-// and counts the attempt. It is written before the provider is called, so
-// that a crash leaves the message marked as in flight.
-func (s *store) markSending(ctx context.Context, taskID, number string) error {
-	_, err := s.db.exec(ctx, `UPDATE sms_message SET status = ?, attempts = attempts + 1, updated_at = ? WHERE task_id = ? AND number = ? AND status IN (?, ?, ?)`,
-		StateSending, s.now().UnixMicro(), taskID, number, StateQueued, StateSending, StateRetry)
+// MarkSending records that entry index of task taskID is being handed to
+// the provider, and counts the attempt. It is written before the provider
+// is called, so that a crash leaves the message marked as in flight.
+func (s *Store) MarkSending(ctx context.Context, taskID string, index int) error {
+	args := []any{StateSending, s.now().UnixMicro(), taskID, index}
+	for _, st := range activeStates {
+		args = append(args, st)
+	}
+	_, err := s.db.exec(ctx, `UPDATE sms_message SET status = ?, attempts = attempts + 1, updated_at = ? WHERE task_id = ? AND idx = ? AND status IN (`+inList(len(activeStates))+`)`, args...)
 	return err
 }
 
-// record stores the outcome of message m.ID. The attempts are not written:
-// markSending counts them, across runs of the task too.
-func (s *store) record(ctx context.Context, m Message) error {
+// Record stores the outcome of message m.ID. The attempts are not written:
+// MarkSending counts them, across runs of the task too.
+func (s *Store) Record(ctx context.Context, m Message) error {
 	now := s.now().UnixMicro()
 	var sent *int64
 	if m.Status == StateSent {
@@ -305,22 +246,24 @@ func (s *store) record(ctx context.Context, m Message) error {
 	return err
 }
 
-// settle moves every message of a task in one of the from states to state
-// to, with the given kind and error text. It returns how many it moved.
-func (s *store) settle(ctx context.Context, taskID string, from []string, to, kind, errText string) (int64, error) {
-	q := `UPDATE sms_message SET status = ?, kind = ?, error = ?, updated_at = ? WHERE task_id = ? AND status IN (` +
-		strings.TrimSuffix(strings.Repeat("?,", len(from)), ",") + `)`
+// Settle moves every message of a task in one of the from states to state
+// to, with the given kind and error text, and returns how many it moved.
+func (s *Store) Settle(ctx context.Context, taskID string, from []string, to, kind, errText string) (int64, error) {
 	args := []any{to, kind, errText, s.now().UnixMicro(), taskID}
 	for _, f := range from {
 		args = append(args, f)
 	}
-	return s.db.exec(ctx, q, args...)
+	return s.db.exec(ctx, `UPDATE sms_message SET status = ?, kind = ?, error = ?, updated_at = ? WHERE task_id = ? AND status IN (`+inList(len(from))+`)`, args...)
 }
 
-// queueDepth counts the messages not yet final, for the metrics.
-func (s *store) queueDepth(ctx context.Context) (int, error) {
+// QueueDepth counts the messages not yet final, for the metrics.
+func (s *Store) QueueDepth(ctx context.Context) (int, error) {
+	args := make([]any, 0, len(activeStates))
+	for _, st := range activeStates {
+		args = append(args, st)
+	}
 	var n int
-	err := s.db.queryRow(ctx, `SELECT COUNT(*) FROM sms_message WHERE status IN (?, ?, ?)`, StateQueued, StateSending, StateRetry).Scan(&n)
+	err := s.db.queryRow(ctx, `SELECT COUNT(*) FROM sms_message WHERE status IN (`+inList(len(activeStates))+`)`, args...).Scan(&n)
 	return n, err
 }
 
@@ -342,9 +285,9 @@ type MessageFilter struct {
 	Limit int
 }
 
-// listMessages returns messages newest first, and the cursor for the next
+// ListMessages returns messages newest first, and the cursor for the next
 // page (0 when this page is the last).
-func (s *store) listMessages(ctx context.Context, f MessageFilter) ([]Message, int64, error) {
+func (s *Store) ListMessages(ctx context.Context, f MessageFilter) ([]Message, int64, error) {
 	var where []string
 	var args []any
 	add := func(cond string, arg any) {

@@ -1,0 +1,293 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	neturl "net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+
+	"github.com/smsgateway/sms/internal/redact"
+)
+
+// Options say which database Open opens.
+type Options struct {
+	// DataDir holds the SQLite database when DatabaseURL is empty.
+	DataDir string
+	// DatabaseURL, when set, is a PostgreSQL URL to use instead of SQLite.
+	DatabaseURL string
+	// Log receives River's migration logs.
+	Log *slog.Logger
+}
+
+// Open opens the database (creating the SQLite file if needed) and brings
+// River's and the service's tables to the latest version. The queue is
+// built with NewQueue.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.DatabaseURL != "" {
+		return openPostgres(ctx, o)
+	}
+	return openSQLite(ctx, o)
+}
+
+// jobQueue is River's client as the Store uses it, the same for both
+// drivers.
+type jobQueue interface {
+	insert(ctx context.Context, args TaskArgs, opts *river.InsertOpts, t Task, msgs []Message) (int64, error)
+	jobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
+	start(ctx context.Context) error
+	stop(ctx context.Context) error
+}
+
+// database is what one driver gives the Store: River's driver and the
+// service's transactions.
+type database[TTx any] struct {
+	driver riverdriver.Driver[TTx]
+	// begin starts a transaction: River's handle of it, the Store's, and
+	// its commit and rollback.
+	begin func(ctx context.Context) (TTx, querier, func() error, func(), error)
+}
+
+// riverQueue implements jobQueue over a River client of either driver.
+type riverQueue[TTx any] struct {
+	db     database[TTx]
+	client *river.Client[TTx]
+	store  *Store
+}
+
+func (q *riverQueue[TTx]) insert(ctx context.Context, args TaskArgs, opts *river.InsertOpts, t Task, msgs []Message) (int64, error) {
+	tx, sq, commit, rollback, err := q.db.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer rollback()
+	res, err := q.client.InsertTx(ctx, tx, args, opts)
+	if err != nil {
+		return 0, fmt.Errorf("insert job: %w", err)
+	}
+	t.JobID = res.Job.ID
+	if err := q.store.insertTask(ctx, sq, t, msgs); err != nil {
+		return 0, err
+	}
+	return res.Job.ID, commit()
+}
+
+func (q *riverQueue[TTx]) jobGet(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	return q.client.JobGet(ctx, id)
+}
+
+func (q *riverQueue[TTx]) subscribe(kinds ...river.EventKind) (<-chan *river.Event, func()) {
+	return q.client.Subscribe(kinds...)
+}
+
+func (q *riverQueue[TTx]) start(ctx context.Context) error { return q.client.Start(ctx) }
+
+func (q *riverQueue[TTx]) stop(ctx context.Context) error {
+	err := q.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		// Out of patience: cancel the running jobs (their messages in
+		// flight end as ambiguous or not sent; the rest stays queued).
+		hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return q.client.StopAndCancel(hard)
+	}
+	return err
+}
+
+// migrate runs River's migrations, then the service's in one transaction.
+func migrate[TTx any](ctx context.Context, s *Store, db database[TTx], log *slog.Logger) error {
+	mig, err := rivermigrate.New(db.driver, &rivermigrate.Config{Logger: log})
+	if err != nil {
+		return err
+	}
+	if _, err := mig.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	_, q, commit, rollback, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer rollback()
+	if err := s.migrate(ctx, q); err != nil {
+		return fmt.Errorf("service migrations: %w", err)
+	}
+	return commit()
+}
+
+// newQueue is NewQueue for one driver.
+func newQueue[TTx any](s *Store, db database[TTx]) func(cfg *river.Config) error {
+	return func(cfg *river.Config) error {
+		client, err := river.NewClient(db.driver, cfg)
+		if err != nil {
+			return err
+		}
+		s.q = &riverQueue[TTx]{db: db, client: client, store: s}
+		return nil
+	}
+}
+
+// openSQLite opens (creating it if needed) the SQLite database in dataDir.
+//
+// SQLite has one writer at a time. The pool holds a single connection, as
+// River's SQLite driver recommends: every statement of River and of the
+// service is then serialized in the process, and SQLITE_BUSY cannot happen
+// between them. WAL keeps readers of other processes (a backup, the sqlite3
+// shell) from blocking it, and the busy timeout covers those.
+func openSQLite(ctx context.Context, o Options) (*Store, error) {
+	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(o.DataDir, "smsgateway.db")
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	sdb.SetMaxOpenConns(1)
+	sdb.SetConnMaxIdleTime(0)
+	sdb.SetConnMaxLifetime(0)
+	if err := sdb.PingContext(ctx); err != nil {
+		_ = sdb.Close()
+		return nil, fmt.Errorf("open %s: %w", o.DataDir, err)
+	}
+	s := &Store{db: sqlQuerier{sdb}, now: time.Now, ping: sdb.PingContext, closeDB: func() { _ = sdb.Close() }, stats: sdb.Stats}
+	db := database[*sql.Tx]{
+		driver: riversqlite.New(sdb),
+		begin: func(ctx context.Context) (*sql.Tx, querier, func() error, func(), error) {
+			tx, err := sdb.BeginTx(ctx, nil)
+			if err != nil {
+				return nil, nil, nil, nil, err
+			}
+			return tx, sqlQuerier{tx}, tx.Commit, func() { _ = tx.Rollback() }, nil
+		},
+	}
+	if err := migrate(ctx, s, db, o.Log); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.newQueue = newQueue(s, db)
+	return s, nil
+}
+
+// openPostgres opens the same tables on PostgreSQL through pgx v5.
+func openPostgres(ctx context.Context, o Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(o.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", redactURLErr(err, o.DatabaseURL))
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", redactURLErr(err, o.DatabaseURL))
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database: %w", redactURLErr(err, o.DatabaseURL))
+	}
+	s := &Store{db: pgxQuerier{pool}, postgres: true, now: time.Now, ping: pool.Ping, closeDB: pool.Close}
+	db := database[pgx.Tx]{
+		driver: riverpgxv5.New(pool),
+		begin: func(ctx context.Context) (pgx.Tx, querier, func() error, func(), error) {
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				return nil, nil, nil, nil, err
+			}
+			rollback := func() {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				_ = tx.Rollback(ctx)
+			}
+			return tx, pgxQuerier{tx}, func() error { return tx.Commit(ctx) }, rollback, nil
+		},
+	}
+	if err := migrate(ctx, s, db, o.Log); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.newQueue = newQueue(s, db)
+	return s, nil
+}
+
+// redactURLErr returns err with the password of the database URL, in every
+// form it may take, masked; it still unwraps to err.
+func redactURLErr(err error, rawURL string) error {
+	var secrets []string
+	if u, perr := neturl.Parse(rawURL); perr == nil {
+		if pw, ok := u.User.Password(); ok {
+			secrets = append(secrets, pw)
+		}
+		if pw := u.Query().Get("password"); pw != "" {
+			secrets = append(secrets, pw)
+		}
+	} else {
+		// An unparsable URL: mask all of it.
+		secrets = append(secrets, rawURL)
+	}
+	return redact.New(secrets...).Error(err)
+}
+
+// NewQueue builds River's client over the store's database with cfg (its
+// queues, workers and timings). Call it once, before Start.
+func (s *Store) NewQueue(cfg *river.Config) error { return s.newQueue(cfg) }
+
+// Enqueue inserts the task's job (due at opts.ScheduledAt) and the task's
+// rows in one transaction, and returns the task with its JobID.
+func (s *Store) Enqueue(ctx context.Context, args TaskArgs, opts *river.InsertOpts, t Task, msgs []Message) (Task, error) {
+	id, err := s.q.insert(ctx, args, opts, t, msgs)
+	t.JobID = id
+	return t, err
+}
+
+// Job returns a task's River job, or nil when River no longer has it (its
+// cleaner deletes finished jobs after a day): the rows then tell the
+// outcome.
+func (s *Store) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	job, err := s.q.jobGet(ctx, id)
+	if errors.Is(err, river.ErrNotFound) {
+		return nil, nil
+	}
+	return job, err
+}
+
+// Subscribe returns River's events of the given kinds and a function that
+// ends the subscription.
+func (s *Store) Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func()) {
+	return s.q.subscribe(kinds...)
+}
+
+// Start starts working jobs.
+func (s *Store) Start(ctx context.Context) error { return s.q.start(ctx) }
+
+// Stop stops fetching jobs and waits for running ones; when ctx ends
+// first, it cancels them and waits for them to return.
+func (s *Store) Stop(ctx context.Context) error { return s.q.stop(ctx) }
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.ping(ctx) }
+
+// PoolWait reports how often and how long statements waited for the SQLite
+// connection (zero on PostgreSQL): the contention of its one writer.
+func (s *Store) PoolWait() (count int64, total time.Duration) {
+	if s.stats == nil {
+		return 0, 0
+	}
+	st := s.stats()
+	return st.WaitCount, st.WaitDuration
+}
+
+// Close closes the database.
+func (s *Store) Close() { s.closeDB() }

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river/rivertype"
+)
+
+// The states of one message of a task, as stored in sms_message.status.
+// Queued, sending and retry are active (see Active); the others are final.
+const (
+	// StateQueued: waiting to be sent.
+	StateQueued = "queued"
+	// StateSending: handed to the provider and not yet answered. A message
+	// found in this state when its task starts again was in flight when the
+	// service stopped.
+	StateSending = "sending"
+	// StateRetry: failed with a retryable outcome; sent again on the task's
+	// next attempt.
+	StateRetry = "retry"
+	// StateSent: accepted by the gateway.
+	StateSent = "sent"
+	// StateFailed: not accepted, or (kind ambiguous) maybe accepted.
+	StateFailed = "failed"
+	// StateSkipped: never sent: the sms.Client refused it before any
+	// provider saw it (it repeats an earlier number of the same mailing).
+	StateSkipped = "skipped"
+	// StateNotAttempted: never sent because the task stopped early (a fatal
+	// outcome, or its provider is no longer configured).
+	StateNotAttempted = "not_attempted"
+)
+
+// States lists every state, for validating a status filter.
+var States = []string{StateQueued, StateSending, StateRetry, StateSent, StateFailed, StateSkipped, StateNotAttempted}
+
+// activeStates are the states of messages not yet final: the one list the
+// queries and Counts.Active use.
+var activeStates = []string{StateQueued, StateSending, StateRetry}
+
+// The kinds of task.
+const (
+	KindSending = "sending" // POST /sending: one number
+	KindMailing = "mailing" // POST /mailing: many numbers
+)
+
+// Task is one row of sms_task: one request.
+type Task struct {
+	ID        string
+	JobID     int64
+	Kind      string // KindSending or KindMailing
+	Address   string
+	Total     int
+	CreatedAt time.Time
+}
+
+// Message is one row of the message log: one number of one task, as GET
+// /messages returns it.
+type Message struct {
+	// ID orders the log (newer is larger) and is the paging cursor.
+	ID int64 `json:"id"`
+	// TaskID and Index say which task and which entry of its input.
+	TaskID string `json:"task_id"`
+	Index  int    `json:"index"`
+	// To is the number as the request gave it; Number is it as the
+	// provider's sms.Client normalized it.
+	To     string `json:"to"`
+	Number string `json:"number"`
+	// Status is one of the State constants.
+	Status string `json:"status"`
+	// Kind and Error say why a message was not sent (sms.Kind's names);
+	// empty when it was.
+	Kind  string `json:"kind,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Attempts counts the calls to the provider, across runs of the task.
+	Attempts int `json:"attempts"`
+	// Address is the configured provider name the task asked for.
+	Address string `json:"address"`
+	// Vendor is the provider that handled the last attempt, when a
+	// failover or routing provider says so; else the address.
+	Vendor string `json:"vendor,omitempty"`
+	// MessageID, StatusCode and URL are the gateway's answer to the last
+	// attempt (sms.Receipt); the URL has its secrets redacted.
+	MessageID  string `json:"message_id,omitempty"`
+	StatusCode int    `json:"status_code,omitempty"`
+	URL        string `json:"url,omitempty"`
+	// Parts is how many SMS the text takes.
+	Parts int `json:"parts"`
+	// CreatedAt is when the task was accepted, UpdatedAt the last change,
+	// SentAt when the gateway accepted the message (nil if it did not).
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	SentAt    *time.Time `json:"sent_at,omitempty"`
+}
+
+// Counts is how many messages of a task are in each state.
+type Counts map[string]int
+
+// Active is how many messages are not final yet.
+func (c Counts) Active() int {
+	n := 0
+	for _, s := range activeStates {
+		n += c[s]
+	}
+	return n
+}
+
+// Celery's task status names, which the original service's clients know.
+const (
+	StatusPending = "PENDING"
+	StatusStarted = "STARTED"
+	StatusRetry   = "RETRY"
+	StatusSuccess = "SUCCESS"
+	StatusFailure = "FAILURE"
+)
+
+// Outcome is the status of a task whose messages are all final: SUCCESS
+// when at least one was sent and none was left unattempted, else FAILURE.
+func (c Counts) Outcome() string {
+	if c[StateSent] > 0 && c[StateNotAttempted] == 0 {
+		return StatusSuccess
+	}
+	return StatusFailure
+}
+
+// Final reports whether a Celery status is the last a task gets.
+func Final(status string) bool { return status == StatusSuccess || status == StatusFailure }
+
+// TaskStatus maps a task's job (nil when River no longer has it: its
+// cleaner deletes finished jobs after a day) and its counts to a Celery
+// status name.
+func TaskStatus(job *rivertype.JobRow, c Counts) string {
+	if job != nil && (job.State == rivertype.JobStateDiscarded || job.State == rivertype.JobStateCancelled) {
+		return StatusFailure
+	}
+	if c.Active() == 0 && len(c) > 0 {
+		// Every message is final: the outcome is known even before River's
+		// completer marks the job completed.
+		return c.Outcome()
+	}
+	if job == nil {
+		return StatusPending
+	}
+	switch job.State {
+	case rivertype.JobStateRunning:
+		return StatusStarted
+	case rivertype.JobStateRetryable:
+		return StatusRetry
+	case rivertype.JobStateCompleted:
+		var out TaskOutput
+		if b := job.Output(); len(b) > 0 && json.Unmarshal(b, &out) == nil && out.Status != "" {
+			return out.Status
+		}
+		return c.Outcome()
+	default: // available, scheduled, pending
+		if n := len(job.Errors); n > 0 && job.Errors[n-1].Attempt == job.Attempt {
+			return StatusRetry // the last run failed and the next is due
+		}
+		if job.AttemptedAt != nil {
+			// A snoozed task has begun and resumes at once.
+			return StatusStarted
+		}
+		return StatusPending
+	}
+}
+
+// TaskArgs are the arguments of the one River job behind every task. The
+// numbers are not in the job: they are rows of sms_message, which also
+// record what became of each.
+type TaskArgs struct {
+	TaskID  string `json:"task_id"`
+	Address string `json:"address"`
+	Text    string `json:"text"`
+	From    string `json:"from,omitempty"`
+}
+
+// Kind is the River job kind.
+func (TaskArgs) Kind() string { return "sms_task" }
+
+// TaskOutput is what a finished job records with river.RecordOutput.
+type TaskOutput struct {
+	Status string `json:"status"` // SUCCESS or FAILURE
+	Counts Counts `json:"counts"`
+}
+
+// MessageKey is the sms.Message.ID of entry index of task taskID: the key
+// an idempotent gateway deduplicates by, and the key the service marks the
+// row with before each attempt.
+func MessageKey(taskID string, index int) string { return taskID + "/" + strconv.Itoa(index) }
+
+// ParseMessageKey splits a MessageKey; ok is false for any other string.
+func ParseMessageKey(key string) (taskID string, index int, ok bool) {
+	i := strings.LastIndexByte(key, '/')
+	if i < 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(key[i+1:])
+	if err != nil || n < 0 {
+		return "", 0, false
+	}
+	return key[:i], n, true
+}
