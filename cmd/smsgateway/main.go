@@ -53,6 +53,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	database := fs.String("database", env("SMSGATEWAY_DATABASE_URL", ""), "PostgreSQL URL to use instead of SQLite (env SMSGATEWAY_DATABASE_URL)")
 	logLevel := fs.String("log-level", env("SMSGATEWAY_LOG_LEVEL", "info"), "debug, info, warn or error (env SMSGATEWAY_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h: the usage is printed, and asking for it is no error
+		}
 		return err
 	}
 	var level slog.Level

@@ -188,8 +188,7 @@ func (p *proc) post(t *testing.T, path, body string) taskAnswer {
 
 // task reads GET /tasks/{id}; a single sending's result is read as a list
 // of one.
-func (p *proc) task(t *testing.T, id string) taskAnswer {
-	t.Helper()
+func (p *proc) task(t require.TestingT, id string) taskAnswer {
 	resp, err := http.Get("http://" + p.addr + "/tasks/" + id)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -209,9 +208,9 @@ func (p *proc) task(t *testing.T, id string) taskAnswer {
 func (p *proc) await(t *testing.T, id string, within time.Duration) taskAnswer {
 	t.Helper()
 	var a taskAnswer
-	require.Eventually(t, func() bool {
-		a = p.task(t, id)
-		return a.TaskStatus == "SUCCESS" || a.TaskStatus == "FAILURE"
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		a = p.task(c, id)
+		assert.Contains(c, []string{"SUCCESS", "FAILURE"}, a.TaskStatus)
 	}, within, 100*time.Millisecond, "task %s did not finish\n%s", id, p.log())
 	return a
 }
@@ -279,9 +278,11 @@ func (p *proc) startMailing(t *testing.T, n, done int) (list []string, taskID st
 	t.Helper()
 	list, body := numbers(n)
 	mailing := p.post(t, "/mailing?address=log&message=Welcome!&wait=0", body)
-	require.Eventually(t, func() bool {
-		pr := p.task(t, mailing.TaskID).Progress
-		return pr != nil && pr.Done >= done
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		pr := p.task(c, mailing.TaskID).Progress
+		if assert.NotNil(c, pr) {
+			assert.GreaterOrEqual(c, pr.Done, done)
+		}
 	}, 20*time.Second, 20*time.Millisecond)
 	return list, mailing.TaskID
 }

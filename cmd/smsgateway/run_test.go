@@ -52,6 +52,7 @@ func TestRunRejectsBadSettings(t *testing.T) {
 		{"-config", filepath.Join(dir, "missing.json")},
 		{"-no-such-flag"},
 		{"-database", "postgres://u:sekret@127.0.0.1:1/db?connect_timeout=1"},
+		{"-database", "postgres://u:sekret@127.0.0.1:99999999/db"}, // does not parse
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			var logs bytes.Buffer
@@ -83,4 +84,14 @@ func (w *stopWhenListening) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String()
+}
+
+// TestRunHelp: -h prints the usage and is no error (exit status 0).
+func TestRunHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "-help"} {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{arg}, func(string) string { return "" }, &out)
+		assert.NoError(t, err, arg)
+		assert.Contains(t, out.String(), "-data-dir", arg)
+	}
 }

@@ -126,10 +126,10 @@ func TestTemporaryFailureRetriesTheTask(t *testing.T) {
 	var a answer
 	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address=flaky&message=x&wait=0", "[88005553535, 88005553599]", &a))
 	id := a.TaskID
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		a = answer{}
-		ts.do(t, "GET", "/tasks/"+id, "", &a)
-		return a.TaskStatus == store.StatusRetry
+		ts.do(c, "GET", "/tasks/"+id, "", &a)
+		assert.Equal(c, store.StatusRetry, a.TaskStatus)
 	}, 10*time.Second, 20*time.Millisecond, "the task waits for its next attempt")
 	assert.Equal(t, store.Counts{store.StateSent: 1, store.StateRetry: 1}, a.Progress.Counts)
 
@@ -201,8 +201,6 @@ func TestTaskNotFound(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, ts.do(t, "GET", "/tasks/"+id, "", &e), id)
 		assert.NotEmpty(t, e.Message)
 	}
-	var e apiError
-	assert.Equal(t, http.StatusNotFound, ts.do(t, "GET", "/nothing", "", &e))
 }
 
 func TestBadInput(t *testing.T) {
@@ -274,6 +272,8 @@ func TestAPIKeys(t *testing.T) {
 		{"not bearer", "Basic Zmlyc3Qta2V5", 401},
 		{"first", "Bearer first-key", 200},
 		{"second", "Bearer second-key", 200},
+		{"scheme in lower case", "bearer first-key", 200},
+		{"scheme in upper case", "BEARER second-key", 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest("POST", ts.srv.URL+"/sending?address=log&phone_number=88005553535&message=x", nil)
@@ -291,4 +291,47 @@ func TestAPIKeys(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "health checks need no key")
+}
+
+// TestMethodNotAllowed: a known path asked with another method answers 405
+// with the methods it takes; an unknown path 404.
+func TestMethodNotAllowed(t *testing.T) {
+	ts := startService(t, "sqlite", testConfig(nil), nil)
+	for _, tc := range []struct{ method, path, allow string }{
+		{"GET", "/sending", "POST"},
+		{"PUT", "/mailing", "POST"},
+		{"POST", "/messages", "GET, HEAD"},
+		{"DELETE", "/tasks/6e2bcbdf-823b-43ad-b099-30e40d8a7f00", "GET, HEAD"},
+	} {
+		req, err := http.NewRequest(tc.method, ts.srv.URL+tc.path, nil)
+		require.NoError(t, err)
+		resp, err := ts.srv.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, "%s %s", tc.method, tc.path)
+		assert.Equal(t, tc.allow, resp.Header.Get("Allow"), "%s %s", tc.method, tc.path)
+	}
+	var e apiError
+	assert.Equal(t, http.StatusNotFound, ts.do(t, "GET", "/nothing", "", &e))
+}
+
+// TestBadFiltersSameOnBothDatabases: filters that cannot match are refused
+// with 422 on SQLite and PostgreSQL alike, never a 500.
+func TestBadFiltersSameOnBothDatabases(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			ts := startService(t, backend, testConfig(nil), nil)
+			for _, q := range []string{"task_id=%00", "task_id=%ff", "task_id=nope", "number=%00", "status=%ff", "tpyo=1", "limit=1&limit=2"} {
+				var e apiError
+				assert.Equal(t, http.StatusUnprocessableEntity, ts.do(t, "GET", "/messages?"+q, "", &e), q)
+				assert.NotEmpty(t, e.Details, q)
+			}
+			for _, body := range []string{`{"address":"log","phone_number":88005553535,"message":"x\u0000y"}`, "{\"address\":\"log\",\"phone_number\":88005553535,\"message\":\"\xff\"}"} {
+				var e apiError
+				assert.Equal(t, http.StatusUnprocessableEntity, ts.do(t, "POST", "/sending", body, &e), body)
+			}
+			var e apiError
+			assert.Equal(t, http.StatusUnprocessableEntity, ts.do(t, "POST", "/sending?address=log&phone_number=88005553535&message=a%00b", "", &e))
+		})
+	}
 }

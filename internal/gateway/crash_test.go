@@ -53,27 +53,26 @@ func TestInterruptedMessages(t *testing.T) {
 // forever.
 func TestProviderRemoved(t *testing.T) {
 	dir := t.TempDir()
-	start := func(cfg *Config) (*Service, *httptest.Server) {
+	open := func(cfg *Config) *testService {
 		svc, err := New(context.Background(), Options{Config: cfg, DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
 		require.NoError(t, err)
-		require.NoError(t, svc.Start(context.Background()))
-		return svc, httptest.NewServer(svc.Handler())
+		return &testService{svc: svc, srv: httptest.NewServer(svc.Handler())}
 	}
-	stop := func(svc *Service, srv *httptest.Server) {
-		svc.Drain()
-		srv.Close()
-		require.NoError(t, svc.Shutdown(context.Background()))
+	stop := func(ts *testService) {
+		ts.svc.Drain()
+		ts.srv.Close()
+		require.NoError(t, ts.svc.Shutdown(context.Background()))
 	}
 
-	svc, srv := start(testConfig(map[string]ProviderConfig{"gone": {Type: "log"}, "log": {Type: "log"}}))
-	ts := &testService{svc: svc, srv: srv}
+	// Accepted, never started: the task waits in the database.
+	ts := open(testConfig(map[string]ProviderConfig{"gone": {Type: "log"}, "log": {Type: "log"}}))
 	var a answer
-	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=gone&phone_number=79990000001&message=x&wait=0&delay=2s", "", &a))
-	stop(svc, srv)
+	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=gone&phone_number=79990000001&message=x&wait=0", "", &a))
+	stop(ts)
 
-	svc, srv = start(testConfig(map[string]ProviderConfig{"log": {Type: "log"}}))
-	defer stop(svc, srv)
-	ts = &testService{svc: svc, srv: srv}
+	ts = open(testConfig(map[string]ProviderConfig{"log": {Type: "log"}}))
+	defer stop(ts)
+	require.NoError(t, ts.svc.Start(context.Background()))
 	got := ts.awaitTask(t, a.TaskID)
 	assert.Equal(t, store.StatusFailure, got.TaskStatus)
 	r := got.single(t)
