@@ -199,6 +199,13 @@ func (a *api) submit(mailing bool) http.Handler {
 			return
 		}
 		a.metrics.tasks.WithLabelValues(t.Kind).Inc()
+		skipped := 0
+		for _, m := range msgs {
+			if m.Status == store.StateSkipped {
+				skipped++
+			}
+		}
+		a.metrics.final(t.Address, store.StateSkipped, "", skipped)
 		ans, err := a.wait(r.Context(), t, time.Duration(req.Wait))
 		if err != nil {
 			// The task is queued: say so rather than fail.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/smsgateway/sms/internal/gateway/store"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -139,6 +140,11 @@ func TestTemporaryFailureRetriesTheTask(t *testing.T) {
 	assert.Equal(t, store.StateFailed, list[0]["state"])
 	assert.Equal(t, "temporary", list[0]["kind"])
 	assert.Equal(t, json.Number("6"), list[0]["attempts"], "3 attempts on each of 2 runs")
+	assert.Contains(t, list[0]["error"], "scripted temporary", "the provider's last error is kept")
+	m := ts.svc.api.metrics
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.messages.WithLabelValues("flaky", store.StateFailed, "temporary")), "one final failure, however many runs")
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.messages.WithLabelValues("flaky", store.StateSent, "")))
+	assert.Equal(t, 6.0, testutil.ToFloat64(m.attempts.WithLabelValues("flaky", "temporary")), "attempts have their own counter")
 	assert.Equal(t, 6, p.callsTo("88005553535"))
 	assert.Equal(t, 1, p.callsTo("88005553599"), "the task's retry does not resend what was sent")
 }

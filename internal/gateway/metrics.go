@@ -32,7 +32,7 @@ func newMetrics(st depthReader) *metrics {
 		reg: prometheus.NewRegistry(),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsgateway_messages_total",
-			Help: "Messages by final outcome: status (sent, failed, skipped, not attempted) and kind of failure.",
+			Help: "Messages by final outcome, each counted once: status (sent, failed, skipped, not_attempted) and kind of failure.",
 		}, []string{"provider", "status", "kind"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsgateway_attempts_total",
@@ -83,15 +83,13 @@ func (m *metrics) hooks(name string) sms.Hooks {
 			m.attempts.WithLabelValues(name, outcome).Inc()
 			m.latency.WithLabelValues(name).Observe(a.Duration.Seconds())
 		},
-		Result: func(r sms.Result) {
-			if r.Status == sms.StatusNotAttempted && !errors.Is(r.Err, sms.ErrFatal) {
-				return // stopped by a shutdown: it stays queued and is counted when sent
-			}
-			kind := ""
-			if k, ok := r.Kind(); ok && r.Status != sms.StatusNotAttempted {
-				kind = k.String()
-			}
-			m.messages.WithLabelValues(name, r.Status.String(), kind).Inc()
-		},
+	}
+}
+
+// final counts n messages of provider that reached a final state, with the
+// kind of failure ("" when sent).
+func (m *metrics) final(provider, state, kind string, n int) {
+	if n > 0 {
+		m.messages.WithLabelValues(provider, state, kind).Add(float64(n))
 	}
 }

@@ -128,7 +128,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	w := &taskWorker{
 		store: st, providers: providers, draining: s.draining,
 		slice: time.Duration(cfg.MailingSlice), timeout: cfg.jobTimeout(), resendInterrupted: cfg.ResendInterrupted,
-		log: log, now: time.Now, done: s.api.waiters.wake,
+		log: log, now: time.Now, done: s.api.waiters.wake, final: m.final,
 	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, w); err != nil {

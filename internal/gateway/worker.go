@@ -18,6 +18,7 @@ type workerStore interface {
 	ActiveMessages(ctx context.Context, taskID string) ([]store.Message, error)
 	Record(ctx context.Context, m store.Message) error
 	Settle(ctx context.Context, taskID string, from []string, to, kind, errText string) (int64, error)
+	FailRetries(ctx context.Context, taskID, prefix string) (int64, error)
 	Counts(ctx context.Context, taskID string) (store.Counts, error)
 }
 
@@ -44,6 +45,9 @@ type taskWorker struct {
 	// done is called with the task ID when a run returns, to wake the
 	// requests waiting for it.
 	done func(taskID string)
+	// final counts messages that reached a final state (see
+	// metrics.final): each message once, whatever the runs it took.
+	final func(provider, state, kind string, n int)
 }
 
 // Timeout bounds one run; see taskWorker.
@@ -65,13 +69,13 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.timeout+writeTimeout)
 	defer cancel()
 	p, ok := w.providers[a.Address]
-	if err := w.settleInterrupted(wctx, a.TaskID, ok && p.idempotent); err != nil {
+	if err := w.settleInterrupted(wctx, a, ok && p.idempotent); err != nil {
 		return err
 	}
 	if !ok {
 		// The configuration changed since the task was accepted.
 		msg := fmt.Sprintf("provider %q is no longer configured", a.Address)
-		if _, err := w.store.Settle(wctx, a.TaskID, []string{store.StateQueued, store.StateRetry}, store.StateNotAttempted, sms.KindFatal.String(), msg); err != nil {
+		if err := w.settle(wctx, a, []string{store.StateQueued, store.StateRetry}, store.StateNotAttempted, sms.KindFatal, msg); err != nil {
 			return err
 		}
 		return w.finish(wctx, a.TaskID)
@@ -87,7 +91,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 	var fatal *sms.Error
 	switch {
 	case errors.As(runErr, &fatal) && fatal.Kind == sms.KindFatal:
-		if _, err := w.store.Settle(wctx, a.TaskID, []string{store.StateQueued, store.StateRetry}, store.StateNotAttempted, sms.KindFatal.String(), "not attempted: "+fatal.Error()); err != nil {
+		if err := w.settle(wctx, a, []string{store.StateQueued, store.StateRetry}, store.StateNotAttempted, sms.KindFatal, "not attempted: "+fatal.Error()); err != nil {
 			return err
 		}
 		return w.finish(wctx, a.TaskID)
@@ -103,10 +107,21 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 	if counts[store.StateRetry] > 0 && job.Attempt < job.MaxAttempts {
 		return fmt.Errorf("%d message(s) failed temporarily; the task will retry them", counts[store.StateRetry])
 	}
-	if _, err := w.store.Settle(wctx, a.TaskID, []string{store.StateRetry}, store.StateFailed, sms.KindTemporary.String(), "failed temporarily on every attempt of the task"); err != nil {
+	// The last provider error of each message stays in its row.
+	n, err := w.store.FailRetries(wctx, a.TaskID, "failed temporarily on every attempt of the task; the last: ")
+	w.final(a.Address, store.StateFailed, sms.KindTemporary.String(), int(n))
+	if err != nil {
 		return err
 	}
 	return w.finish(wctx, a.TaskID)
+}
+
+// settle moves the task's messages in the from states to the final state
+// to, and counts them.
+func (w *taskWorker) settle(ctx context.Context, a store.TaskArgs, from []string, to string, kind sms.Kind, errText string) error {
+	n, err := w.store.Settle(ctx, a.TaskID, from, to, kind.String(), errText)
+	w.final(a.Address, to, kind.String(), int(n))
+	return err
 }
 
 // settleInterrupted deals with the messages a previous run left marked
@@ -115,14 +130,15 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 // deduplicates by message ID (idempotent: no duplicate possible); otherwise
 // they are
 // recorded as failed with kind ambiguous.
-func (w *taskWorker) settleInterrupted(ctx context.Context, taskID string, idempotent bool) error {
+func (w *taskWorker) settleInterrupted(ctx context.Context, a store.TaskArgs, idempotent bool) error {
 	if w.resendInterrupted || idempotent {
-		_, err := w.store.Settle(ctx, taskID, []string{store.StateSending}, store.StateQueued, "", "")
+		_, err := w.store.Settle(ctx, a.TaskID, []string{store.StateSending}, store.StateQueued, "", "")
 		return err
 	}
-	n, err := w.store.Settle(ctx, taskID, []string{store.StateSending}, store.StateFailed, sms.KindAmbiguous.String(), errInterrupted.Error())
+	n, err := w.store.Settle(ctx, a.TaskID, []string{store.StateSending}, store.StateFailed, sms.KindAmbiguous.String(), errInterrupted.Error())
+	w.final(a.Address, store.StateFailed, sms.KindAmbiguous.String(), int(n))
 	if n > 0 {
-		w.log.Warn("messages in flight at a previous stop marked ambiguous", "task_id", taskID, "count", n)
+		w.log.WarnContext(ctx, "messages in flight at a previous stop marked ambiguous", "task_id", a.TaskID, "count", n)
 	}
 	return err
 }
@@ -156,8 +172,14 @@ func (w *taskWorker) send(ctx, wctx context.Context, p *provider, a store.TaskAr
 		if !fillOutcome(&m, r) {
 			return // not attempted for a reason that leaves it queued
 		}
-		if err := w.store.Record(wctx, m); err != nil && recErr == nil {
-			recErr = err
+		if err := w.store.Record(wctx, m); err != nil {
+			if recErr == nil {
+				recErr = err
+			}
+			return
+		}
+		if m.Status != store.StateRetry {
+			w.final(a.Address, m.Status, m.Kind, 1)
 		}
 	})
 	return stopped, runErr, recErr

@@ -256,6 +256,14 @@ func (s *Store) Settle(ctx context.Context, taskID string, from []string, to, ki
 	return s.db.exec(ctx, `UPDATE sms_message SET status = ?, kind = ?, error = ?, updated_at = ? WHERE task_id = ? AND status IN (`+inList(len(from))+`)`, args...)
 }
 
+// FailRetries moves every message of a task waiting for a retry to
+// failed, keeping its last error after prefix, and returns how many it
+// moved.
+func (s *Store) FailRetries(ctx context.Context, taskID, prefix string) (int64, error) {
+	return s.db.exec(ctx, `UPDATE sms_message SET status = ?, error = ? || error, updated_at = ? WHERE task_id = ? AND status = ?`,
+		StateFailed, prefix, s.now().UnixMicro(), taskID, StateRetry)
+}
+
 // QueueDepth counts the messages not yet final, for the metrics.
 func (s *Store) QueueDepth(ctx context.Context) (int, error) {
 	args := make([]any, 0, len(activeStates))
