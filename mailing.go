@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,28 +85,68 @@ type Report struct {
 }
 
 // Err joins the errors of every entry that was not sent, except numbers
-// skipped as duplicates (which were sent once): one line per failed or
-// invalid entry with its index and masked number, and one line for all the
-// entries not attempted with the cause. It is nil when nothing failed.
+// skipped as duplicates (which were sent once). Its text has one line per
+// failed or invalid entry with its index and masked number, and one line for
+// all the entries not attempted with the cause; errors.Is and errors.As see
+// every one of those entries' errors. It is nil when nothing failed.
 func (r *Report) Err() error {
-	var errs []error
-	var notAttempted []int
-	for i, res := range r.Results {
+	e := &reportError{firstNotAttempted: -1}
+	for i := range r.Results {
+		res := &r.Results[i]
 		switch {
 		case res.Status == StatusSent:
 		case res.Status == StatusNotAttempted:
-			notAttempted = append(notAttempted, i)
-		case errors.Is(res.Err, ErrDuplicate):
+			if e.notAttempted == 0 {
+				e.firstNotAttempted = i
+				e.errs = append(e.errs, res.Err)
+			}
+			e.notAttempted++
+		case res.Status == StatusSkipped && errors.Is(res.Err, ErrDuplicate):
 		default:
-			errs = append(errs, fmt.Errorf("#%d %s: %w", i, mask.Number(res.To), res.Err))
+			e.failed = append(e.failed, entry{i, res.To})
+			e.errs = append(e.errs, res.Err)
 		}
 	}
-	if len(notAttempted) > 0 {
-		first := r.Results[notAttempted[0]].Err
-		errs = append(errs, fmt.Errorf("%d entries (#%d first) %w", len(notAttempted), notAttempted[0], first))
+	if len(e.errs) == 0 {
+		return nil
 	}
-	return errors.Join(errs...)
+	return e
 }
+
+// reportError is the error of Report.Err. Its text is built only when
+// asked for: a mailing with many failures costs no formatting unless the
+// error is printed.
+type reportError struct {
+	failed            []entry // index and number of each failed entry
+	errs              []error // their errors, in order, then the first not attempted's
+	notAttempted      int
+	firstNotAttempted int
+}
+
+// entry locates one Result of a mailing.
+type entry struct {
+	index int
+	to    string
+}
+
+func (e *reportError) Error() string {
+	var b strings.Builder
+	for i, f := range e.failed {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "#%d %s: %v", f.index, mask.Number(f.to), e.errs[i])
+	}
+	if e.notAttempted > 0 {
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%d entries (#%d first) %v", e.notAttempted, e.firstNotAttempted, e.errs[len(e.errs)-1])
+	}
+	return b.String()
+}
+
+func (e *reportError) Unwrap() []error { return e.errs }
 
 // Mailing sends m.Text to every number of m.To, at most WithConcurrency at a
 // time. The Report has a Result for every entry, in input order; see the
@@ -250,8 +291,8 @@ func (c *Client) run(ctx context.Context, entries iter.Seq2[int, Message], dedup
 				return
 			}
 			c.deliver(ctx, stop, &res, msg)
-			if k, ok := res.Kind(); ok && k == KindFatal && res.Status == StatusFailed {
-				cancel(res.Err)
+			if e, ok := res.Err.(*Error); ok && e.Kind == KindFatal && res.Status == StatusFailed {
+				cancel(e)
 			}
 			emit(&res)
 		}

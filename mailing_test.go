@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -72,6 +73,14 @@ func TestMailingResultsInOrder(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidNumber)
 	assert.NotErrorIs(t, err, ErrDuplicate, "a duplicate is not a failure")
 	assert.NotContains(t, err.Error(), "+4915100000003", "numbers are masked in the joined error")
+	assert.Equal(t, []string{
+		"#1 no********er: " + rep.Results[1].Err.Error(),
+		"#4 +49*********03: " + rep.Results[4].Err.Error(),
+		"#5 : " + rep.Results[5].Err.Error(),
+	}, strings.Split(err.Error(), "\n"), "one line per entry not sent, duplicates aside")
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Same(t, rep.Results[1].Err, e, "errors.As finds the entries' own errors")
 }
 
 func TestMailingAllSent(t *testing.T) {
@@ -149,6 +158,10 @@ func TestMailingStopsAfterFatal(t *testing.T) {
 		assert.ErrorIs(t, r.Err, ErrFatal, "the cause says why")
 	}
 	assert.Equal(t, 997, rep.NotAttempted)
+	assert.Equal(t, []string{
+		"#2 +49*********02: " + rep.Results[2].Err.Error(),
+		"997 entries (#3 first) " + rep.Results[3].Err.Error(),
+	}, strings.Split(err.Error(), "\n"))
 	assert.Equal(t, 3, fp.callCount(), "nothing sent after the fatal outcome")
 }
 

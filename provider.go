@@ -97,7 +97,9 @@ const (
 	// failure, "queue full"). Retried.
 	KindTemporary
 	// KindThrottled: not accepted because of rate. Retried after the whole
-	// Client slows down; Error.RetryAfter holds the gateway's hint.
+	// Client slows down, or only this message's retry waits when
+	// Error.PerRecipient says the limit is about its recipient;
+	// Error.RetryAfter holds the gateway's hint.
 	KindThrottled
 	// KindFatal: no message can succeed (wrong credentials, no balance). Never
 	// retried, and a mailing stops at the first one.
@@ -203,6 +205,13 @@ type Error struct {
 	Code string
 	// RetryAfter is the gateway's hint for when to try again; 0 when none.
 	RetryAfter time.Duration
+	// PerRecipient, for KindThrottled, says the limit is about this
+	// recipient (the same text to this number too often, too many messages
+	// to it today), not the account: the Client then delays this message's
+	// retry alone and lets every other message go on. False (the safe
+	// default) holds back every worker of the Client. It means nothing for
+	// the other kinds.
+	PerRecipient bool
 	// Attempts is how many times the Client handed the message to the
 	// provider; 0 in errors that come straight from a Provider.
 	Attempts int
@@ -220,6 +229,9 @@ func (e *Error) Error() string {
 	var details []string
 	if e.Code != "" {
 		details = append(details, "code "+e.Code)
+	}
+	if e.PerRecipient && e.Kind == KindThrottled {
+		details = append(details, "this recipient")
 	}
 	if e.RetryAfter > 0 {
 		details = append(details, "retry after "+e.RetryAfter.String())

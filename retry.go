@@ -144,7 +144,8 @@ type retryPlan struct {
 //   - The wait is the gateway's Retry-After, capped at MaxRetryAfter, when
 //     it gave one, else the backoff for this retry (with jitter).
 //   - A throttled answer holds back every worker for that wait, retried or
-//     not: the next message would hit the same limit.
+//     not: the next message would hit the same limit. One that is about
+//     this recipient only (Error.PerRecipient) delays this message alone.
 //
 // The caller's context is not its business: deliver stops when it is done.
 func (c *Client) afterFailure(attempt int, e *Error, msg Message) retryPlan {
@@ -153,7 +154,7 @@ func (c *Client) afterFailure(attempt int, e *Error, msg Message) retryPlan {
 	case KindTemporary:
 		n.retry = true
 	case KindThrottled:
-		n.retry, n.holdAll = true, true
+		n.retry, n.holdAll = true, !e.PerRecipient
 	case KindAmbiguous:
 		n.retry = c.retry.RetryAmbiguous || (c.idempotent && msg.ID != "")
 	}

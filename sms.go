@@ -37,7 +37,9 @@
 // Every attempt, retries included, first waits on the Client's Limiter
 // (WithRateLimit, or any Limiter such as a shared *rate.Limiter with
 // WithLimiter). A throttled answer holds back every worker of the Client, not
-// only the one that saw it, until its Retry-After (or backoff) has passed. A
+// only the one that saw it, until its Retry-After (or backoff) has passed,
+// unless the provider says the limit is about that one recipient
+// (Error.PerRecipient): then only that message's retry waits. A
 // wait that would pass the context's deadline fails at once with an error
 // matching context.DeadlineExceeded.
 //
@@ -359,7 +361,7 @@ func (c *Client) finish(ctx context.Context, res *Result) {
 		c.hooks.Result(*res)
 	}
 	level := slog.LevelInfo
-	if res.Status != StatusSent && !errors.Is(res.Err, ErrDuplicate) {
+	if res.Status != StatusSent && c.log.Enabled(ctx, slog.LevelWarn) && !errors.Is(res.Err, ErrDuplicate) {
 		level = slog.LevelWarn
 	}
 	if !c.log.Enabled(ctx, level) {

@@ -417,3 +417,114 @@ func TestAttemptTimeout(t *testing.T) {
 		assert.Error(t, err)
 	})
 }
+
+func TestThrottleScope(t *testing.T) {
+	const busy = "+4915100000001"
+	tests := []struct {
+		name         string
+		perRecipient bool
+		retryAfter   time.Duration
+		policy       RetryPolicy
+		// The Client's waits (fake clock) for a mailing to busy and then
+		// two other numbers, one worker, and what became of busy.
+		wantSleeps []time.Duration
+		wantCalls  int
+		wantBusy   Status
+	}{
+		{name: "account, no retry: the next message waits", retryAfter: 5 * time.Second, policy: RetryPolicy{MaxAttempts: 1},
+			wantSleeps: []time.Duration{5 * time.Second}, wantCalls: 3, wantBusy: StatusFailed},
+		{name: "recipient, no retry: nobody waits", perRecipient: true, retryAfter: 5 * time.Second, policy: RetryPolicy{MaxAttempts: 1},
+			wantSleeps: nil, wantCalls: 3, wantBusy: StatusFailed},
+		{name: "account, retried: the retry waits at the gate", retryAfter: 5 * time.Second,
+			wantSleeps: []time.Duration{5 * time.Second}, wantCalls: 4, wantBusy: StatusSent},
+		{name: "recipient, retried: its own retry waits", perRecipient: true, retryAfter: 5 * time.Second,
+			wantSleeps: []time.Duration{5 * time.Second}, wantCalls: 4, wantBusy: StatusSent},
+		{name: "recipient, retried without a hint: backoff", perRecipient: true,
+			wantSleeps: []time.Duration{500 * time.Millisecond}, wantCalls: 4, wantBusy: StatusSent},
+		{name: "recipient, hint capped", perRecipient: true, retryAfter: time.Hour, policy: RetryPolicy{MaxRetryAfter: 10 * time.Second},
+			wantSleeps: []time.Duration{10 * time.Second}, wantCalls: 4, wantBusy: StatusSent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fp := &fakeProvider{script: func(n int, msg Message) (Receipt, error) {
+				if msg.To == busy && n == 1 {
+					return Receipt{}, &Error{Kind: KindThrottled, RetryAfter: tt.retryAfter, PerRecipient: tt.perRecipient}
+				}
+				return Receipt{}, nil
+			}}
+			c, fc := newTestClient(t, fp, WithRetry(tt.policy), WithConcurrency(1))
+			rep, err := c.Mailing(context.Background(), Mailing{Text: "hi", To: []string{busy, "+4915100000002", "+4915100000003"}})
+			assert.Equal(t, tt.wantBusy, rep.Results[0].Status)
+			if tt.wantBusy == StatusFailed {
+				require.ErrorIs(t, err, ErrThrottled)
+				var e *Error
+				require.ErrorAs(t, rep.Results[0].Err, &e)
+				assert.Equal(t, tt.perRecipient, e.PerRecipient, "the Result says which limit it was")
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, 2, rep.Results[1].Attempts+rep.Results[2].Attempts, "the others are sent at first attempt")
+			assert.Equal(t, StatusSent, rep.Results[1].Status)
+			assert.Equal(t, StatusSent, rep.Results[2].Status)
+			assert.Equal(t, tt.wantSleeps, fc.slept())
+			assert.Equal(t, tt.wantCalls, fp.callCount())
+			assert.Equal(t, !tt.perRecipient, c.gate.closed(), "only an account-wide throttle closes the gate")
+		})
+	}
+}
+
+// A throttle about one recipient does not hold back a Send to another,
+// even while that recipient's retry is waiting.
+func TestRecipientThrottleDoesNotStallOthers(t *testing.T) {
+	const busy, other = "+4915100000001", "+4915100000002"
+	fp := &fakeProvider{script: func(_ int, msg Message) (Receipt, error) {
+		if msg.To == busy {
+			return Receipt{}, &Error{Kind: KindThrottled, RetryAfter: time.Minute, PerRecipient: true}
+		}
+		return Receipt{}, nil
+	}}
+	c, fc := newTestClient(t, fp)
+	// Waits of a minute (the busy number's, or the gate's if it closed)
+	// last until the test releases them; others pass on the fake clock.
+	release := make(chan struct{})
+	waiting := make(chan struct{}, 1)
+	c.sleep = func(ctx context.Context, d time.Duration) error {
+		if d == time.Minute {
+			select {
+			case waiting <- struct{}{}:
+			default:
+			}
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		return fc.sleep(ctx, d)
+	}
+	busyDone := make(chan Result)
+	go func() {
+		res, _ := c.Send(context.Background(), Message{To: busy, Text: "hi"})
+		busyDone <- res
+	}()
+	<-waiting // busy's first attempt was throttled, and its retry waits
+
+	otherDone := make(chan error, 1)
+	go func() {
+		_, err := c.Send(context.Background(), Message{To: other, Text: "hi"})
+		otherDone <- err
+	}()
+	select {
+	case err := <-otherDone:
+		require.NoError(t, err, "sent while the busy number's retry waits")
+	case <-time.After(10 * time.Second): // only a broken Client gets here
+		t.Error("a Send to another number waited behind a per-recipient throttle")
+	}
+	close(release)
+	res := <-busyDone
+	assert.Equal(t, StatusFailed, res.Status)
+	assert.Equal(t, 3, res.Attempts)
+	if t.Failed() {
+		<-otherDone
+	}
+}

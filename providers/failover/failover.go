@@ -32,8 +32,10 @@
 // down as a whole), else KindTemporary if any was temporary, else KindFatal:
 // fatal only when every vendor was. Code and RetryAfter come from the vendor
 // error that decided the Kind: the last one of that Kind, or for
-// KindThrottled the one with the shortest positive RetryAfter. When ctx ended between two vendors, its error is
-// joined to the others, so errors.Is(err, context.Canceled) holds.
+// KindThrottled the one with the shortest positive RetryAfter. A throttle is
+// PerRecipient only when every throttled vendor said so. When ctx ended
+// between two vendors, its error is joined to the others, so
+// errors.Is(err, context.Canceled) holds.
 //
 // The *sms.Error's Err joins one *VendorError per vendor tried, in order,
 // each wrapping what its vendor returned. Since the failover's *sms.Error is
@@ -209,10 +211,11 @@ type VendorError struct {
 	// Kind is the kind of the vendor's error (KindAmbiguous when it was
 	// not an *sms.Error).
 	Kind sms.Kind
-	// Code and RetryAfter are those of the vendor's *sms.Error; empty and 0
-	// when it gave none.
-	Code       string
-	RetryAfter time.Duration
+	// Code, RetryAfter and PerRecipient are those of the vendor's
+	// *sms.Error; zero when it gave none.
+	Code         string
+	RetryAfter   time.Duration
+	PerRecipient bool
 	// Err is the vendor's error as it returned it.
 	Err error
 }
@@ -221,7 +224,7 @@ func newVendorError(name string, err error) *VendorError {
 	ve := &VendorError{Vendor: name, Kind: sms.KindAmbiguous, Err: err}
 	var e *sms.Error
 	if errors.As(err, &e) {
-		ve.Kind, ve.Code, ve.RetryAfter = e.Kind, e.Code, e.RetryAfter
+		ve.Kind, ve.Code, ve.RetryAfter, ve.PerRecipient = e.Kind, e.Code, e.RetryAfter, e.PerRecipient
 	}
 	return ve
 }
@@ -260,7 +263,12 @@ func aggregate(errs []*VendorError, extra error) *sms.Error {
 	if extra != nil {
 		joined = append(joined, extra)
 	}
-	out := &sms.Error{Kind: decider.Kind, Code: decider.Code, RetryAfter: decider.RetryAfter}
+	out := &sms.Error{Kind: decider.Kind, Code: decider.Code, RetryAfter: decider.RetryAfter, PerRecipient: decider.Kind == sms.KindThrottled}
+	for _, ve := range errs {
+		if ve.Kind == sms.KindThrottled && !ve.PerRecipient {
+			out.PerRecipient = false // one account-wide throttle holds back every message
+		}
+	}
 	if len(joined) == 1 {
 		out.Err = joined[0]
 	} else {

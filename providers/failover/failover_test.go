@@ -460,3 +460,39 @@ func BenchmarkSend(b *testing.B) {
 		})
 	}
 }
+
+func TestPerRecipientThrottle(t *testing.T) {
+	recipient := func(after time.Duration) *sms.Error {
+		return &sms.Error{Kind: sms.KindThrottled, RetryAfter: after, PerRecipient: true, Err: errSlow}
+	}
+	tests := []struct {
+		name    string
+		answers []error
+		want    bool
+	}{
+		{"one vendor, this recipient", []error{recipient(time.Second)}, true},
+		{"every vendor, this recipient", []error{recipient(time.Second), recipient(2 * time.Second)}, true},
+		{"this recipient, and a vendor down", []error{recipient(time.Second), kindErr(sms.KindTemporary, errRefused)}, true},
+		{"this recipient at one, the account at another", []error{recipient(time.Second), throttled(5 * time.Second)}, false},
+		{"the account", []error{throttled(time.Second)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var list []failover.Vendor
+			for i, answer := range tt.answers {
+				list = append(list, failover.Vendor{Name: fmt.Sprint(i), Provider: &scripted{answers: []error{answer}}})
+			}
+			p, err := failover.New(list...)
+			require.NoError(t, err)
+			_, err = p.Send(context.Background(), sms.Message{To: "+1234567", Text: "x"})
+			var e *sms.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, sms.KindThrottled, e.Kind)
+			assert.Equal(t, tt.want, e.PerRecipient)
+			assert.Equal(t, time.Second, e.RetryAfter)
+			var ve *failover.VendorError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, tt.answers[0].(*sms.Error).PerRecipient, ve.PerRecipient)
+		})
+	}
+}

@@ -138,3 +138,29 @@ func ExampleFunc() {
 	// "short": "gw-001" <nil>
 	// "this one is far too long": "" sms: rejected: mock: scripted failure
 }
+
+// ThrottledRecipient scripts a gateway that limits how often one number may
+// get a text. Only that message's retries wait; the rest of the mailing goes
+// on, where an account-wide Throttled would hold back every message.
+func ExampleThrottledRecipient() {
+	p := mock.New(mock.FailNumber("+4915100000002", mock.ThrottledRecipient(time.Millisecond)))
+	c, err := sms.New(p)
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	rep, _ := c.Mailing(context.Background(), sms.Mailing{
+		Text: "Your parcel has arrived",
+		To:   []string{"+4915100000001", "+4915100000002", "+4915100000003"},
+	})
+	for _, r := range rep.Results {
+		var e *sms.Error
+		perRecipient := errors.As(r.Err, &e) && e.PerRecipient
+		fmt.Println(r.To, r.Status, r.Attempts, perRecipient)
+	}
+	// Output:
+	// +4915100000001 sent 1 false
+	// +4915100000002 failed 3 true
+	// +4915100000003 sent 1 false
+}

@@ -27,8 +27,8 @@
 // they started, every call counted (accepted, failed or cancelled); Reset
 // starts the count again.
 //
-// A scripted error is returned as it was given: an *sms.Error (see Err and
-// Throttled) is classified by its Kind; any other error is one the Client
+// A scripted error is returned as it was given: an *sms.Error (see Err,
+// Throttled and ThrottledRecipient) is classified by its Kind; any other error is one the Client
 // treats as ambiguous. A scripted failure was not accepted: it is not
 // recorded in Sent. To script "accepted by the gateway, but the answer was
 // lost", wrap the error in Delivered: the message is recorded in Sent and the

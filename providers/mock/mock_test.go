@@ -232,6 +232,13 @@ func TestErrorConstructors(t *testing.T) {
 	assert.Equal(t, 2*time.Second, th.RetryAfter)
 	assert.ErrorIs(t, th, sms.ErrThrottled)
 	assert.ErrorIs(t, th, mock.ErrScripted)
+	assert.False(t, th.PerRecipient)
+
+	tr := mock.ThrottledRecipient(time.Minute)
+	assert.Equal(t, sms.KindThrottled, tr.Kind)
+	assert.Equal(t, time.Minute, tr.RetryAfter)
+	assert.True(t, tr.PerRecipient)
+	assert.ErrorIs(t, tr, mock.ErrScripted)
 
 	// Delivered(nil) is an ambiguous scripted error, and the marker unwraps
 	// to its error even where the mock does not strip it.

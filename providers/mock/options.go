@@ -100,8 +100,9 @@ func Func(f func(n int, msg sms.Message) (sms.Receipt, error)) Option {
 	})
 }
 
-// ErrScripted is the cause wrapped by the errors of Err and Throttled, so a
-// test can tell a scripted failure from any other with errors.Is.
+// ErrScripted is the cause wrapped by the errors of Err, Throttled and
+// ThrottledRecipient, so a test can tell a scripted failure from any other
+// with errors.Is.
 var ErrScripted = errors.New("mock: scripted failure")
 
 // Err returns a scripted *sms.Error of the given kind, wrapping ErrScripted.
@@ -115,6 +116,15 @@ func Err(kind sms.Kind) *sms.Error {
 // Retry-After hint (0 for none), wrapping ErrScripted.
 func Throttled(retryAfter time.Duration) *sms.Error {
 	return &sms.Error{Kind: sms.KindThrottled, RetryAfter: retryAfter, Err: ErrScripted}
+}
+
+// ThrottledRecipient returns a scripted *sms.Error of KindThrottled about
+// the message's recipient only (sms.Error.PerRecipient: the same text to this
+// number too often), with the given Retry-After hint (0 for none), wrapping
+// ErrScripted. A Client delays that message's retry alone; with Throttled,
+// every message waits.
+func ThrottledRecipient(retryAfter time.Duration) *sms.Error {
+	return &sms.Error{Kind: sms.KindThrottled, RetryAfter: retryAfter, PerRecipient: true, Err: ErrScripted}
 }
 
 // Delivered scripts "accepted by the gateway, but the answer was lost": a
