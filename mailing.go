@@ -1,6 +1,7 @@
 package sms
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -222,12 +223,15 @@ func (c *Client) Check(m Mailing) *Report {
 // WithConcurrency at a time, and calls fn with each Result (Result.Index is
 // the entry's position) as soon as it is final, so in completion order. fn is
 // called from one goroutine at a time and must not block for long: it holds
-// back the workers. Memory is bounded by the concurrency (and the duplicate
-// filter, see Stream.AllowDuplicates).
+// back the workers. Memory is bounded by the concurrency: the messages in
+// flight, and at most 64 per worker set aside until their recipient's
+// throttle has passed (see Error.PerRecipient); plus the duplicate filter,
+// see Stream.AllowDuplicates.
 //
 // When the mailing stops early (ctx cancelled, the Client closed, a KindFatal
-// outcome), entries already read are reported as not attempted, s.Messages
-// is not read further, and the error says why it stopped. Otherwise the
+// outcome), entries already read are reported as not attempted (or, if set
+// aside for a retry, failed with their last outcome), s.Messages is not read
+// further, and the error says why it stopped. Otherwise the
 // error is nil, and failures are in the Results.
 func (c *Client) MailingStream(ctx context.Context, s Stream, fn func(Result)) (Summary, error) {
 	entries := func(yield func(int, Message) bool) {
@@ -262,7 +266,11 @@ func (c *Client) run(ctx context.Context, entries iter.Seq2[int, Message], dedup
 	stop, cancel, release := c.stopContext(ctx)
 	defer release()
 
-	f := newFeeder(c, entries, dedup)
+	workers := c.concurrency
+	if size >= 0 && size < workers {
+		workers = size
+	}
+	f := newFeeder(c, entries, dedup, asidePerWorker*workers)
 	defer f.close()
 	var mu sync.Mutex // guards sum and fn
 	emit := func(r *Result) {
@@ -276,32 +284,36 @@ func (c *Client) run(ctx context.Context, entries iter.Seq2[int, Message], dedup
 	}
 	work := func() {
 		for {
-			res, msg, ok, more := f.take()
-			if !more {
+			j, wait, more := f.take()
+			switch {
+			case !more:
 				return
-			}
-			if !ok {
-				emit(&res) // skipped
+			case wait > 0:
+				// Only messages set aside are left, none of them due.
+				if c.sleep(stop, wait) != nil {
+					f.stop()
+				}
+				continue
+			case !j.send:
+				emit(&j.res) // skipped
 				continue
 			}
 			if cause := stopCause(ctx, stop); cause != nil {
-				f.stop() // read no further
-				res.Err = notAttempted(cause)
-				emit(&res)
-				return
+				f.stop() // read no further; hand out what was set aside
+				cutShort(&j.res, cause)
+				emit(&j.res)
+				continue
 			}
-			c.deliver(ctx, stop, &res, msg)
-			if e, ok := res.Err.(*Error); ok && e.Kind == KindFatal && res.Status == StatusFailed {
+			if c.deliver(ctx, stop, &j.res, j.msg, f) {
+				continue
+			}
+			if e, ok := j.res.Err.(*Error); ok && e.Kind == KindFatal && j.res.Status == StatusFailed {
 				cancel(e)
 			}
-			emit(&res)
+			emit(&j.res)
 		}
 	}
 
-	workers := c.concurrency
-	if size >= 0 && size < workers {
-		workers = size
-	}
 	var wg sync.WaitGroup
 	for w := 1; w < workers; w++ {
 		wg.Add(1)
@@ -325,9 +337,16 @@ func duplicate(res Result, first int) Result {
 	return res
 }
 
+// asidePerWorker bounds the messages a mailing sets aside (see
+// feeder.setAside), per worker: beyond it, a worker waits out its message's
+// throttle itself.
+const asidePerWorker = 64
+
 // feeder hands a mailing's entries to its workers one at a time, under a
 // lock: it reads, validates and (with a duplicate filter) deduplicates them
-// in order, so that the first of two equal messages is the one sent.
+// in order, so that the first of two equal messages is the one sent. It also
+// holds the messages set aside until their recipient's throttle has passed,
+// and hands each out again when it is due.
 type feeder struct {
 	c    *Client
 	seen map[seenKey]int // nil: duplicates allowed
@@ -335,7 +354,10 @@ type feeder struct {
 	mu      sync.Mutex
 	next    func() (int, Message, bool)
 	close   func()
-	stopped bool
+	stopped bool // read no further, and hand out what is set aside at once
+	drained bool // the input has no entry left
+	aside   asideHeap
+	limit   int // of len(aside)
 	// The last text checked, and its verdict: a mailing's entries usually
 	// share one text, which is then analyzed once.
 	text    string
@@ -344,11 +366,19 @@ type feeder struct {
 	checked bool
 }
 
+// job is one entry for a worker: its Result so far and the message to send
+// (To normalized). When send is false, res is final (skipped).
+type job struct {
+	res  Result
+	msg  Message
+	send bool
+}
+
 // seenKey identifies a message for the duplicate filter.
 type seenKey struct{ number, text string }
 
-func newFeeder(c *Client, entries iter.Seq2[int, Message], dedup bool) *feeder {
-	f := &feeder{c: c}
+func newFeeder(c *Client, entries iter.Seq2[int, Message], dedup bool, limit int) *feeder {
+	f := &feeder{c: c, limit: limit}
 	f.next, f.close = iter.Pull2(entries)
 	if dedup {
 		f.seen = make(map[seenKey]int)
@@ -356,43 +386,98 @@ func newFeeder(c *Client, entries iter.Seq2[int, Message], dedup bool) *feeder {
 	return f
 }
 
-// take returns the next entry: its Result so far and the message to send
-// (To normalized). more is false when there is none left or the mailing
-// stopped; ok is false when res is final already (skipped).
-func (f *feeder) take() (res Result, msg Message, ok, more bool) {
+// take returns the next job: a message set aside that is due (or any of
+// them once the mailing stopped), else the next entry of the input. When
+// only messages set aside but not yet due are left, it returns how long to
+// wait before asking again. more is false when nothing is left.
+func (f *feeder) take() (j job, wait time.Duration, more bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.stopped {
-		return res, msg, false, false
+	var now time.Time
+	if len(f.aside) > 0 {
+		now = f.c.now() // read only when something is set aside
+		if f.stopped || !f.aside[0].due.After(now) {
+			return heap.Pop(&f.aside).(*asideJob).job, 0, true
+		}
 	}
-	i, msg, more := f.next()
-	if !more {
-		f.stopped = true
-		return res, msg, false, false
+	if !f.stopped && !f.drained {
+		if j, ok := f.read(); ok {
+			return j, 0, true
+		}
+		f.drained = true
+	}
+	if len(f.aside) > 0 {
+		return j, f.aside[0].due.Sub(now), true
+	}
+	return j, 0, false
+}
+
+// read reads and checks the next entry of the input; ok is false when there
+// is none. f.mu must be held.
+func (f *feeder) read() (j job, ok bool) {
+	i, msg, ok := f.next()
+	if !ok {
+		return j, false
 	}
 	if !f.checked || msg.Text != f.text {
 		f.text, f.checked = msg.Text, true
 		f.info, f.textErr = f.c.checkText(msg.Text)
 	}
-	res, ok = f.c.validate(msg.To, f.info, f.textErr)
+	res, send := f.c.validate(msg.To, f.info, f.textErr)
 	res.Index = i
-	if !ok {
-		return res, msg, false, true
+	if send {
+		msg.To = res.Number
 	}
-	msg.To = res.Number
-	if f.seen != nil {
+	if send && f.seen != nil {
 		k := seenKey{res.Number, msg.Text}
 		if first, dup := f.seen[k]; dup {
-			return duplicate(res, first), msg, false, true
+			res, send = duplicate(res, first), false
+		} else {
+			f.seen[k] = i
 		}
-		f.seen[k] = i
 	}
-	return res, msg, true, true
+	return job{res: res, msg: msg, send: send}, true
 }
 
-// stop makes every later take report no more entries.
+// setAside keeps a message whose next attempt must wait until due for its
+// recipient alone, so that its worker can go on with other entries. It
+// reports false, and keeps nothing, when the mailing stopped or too many
+// messages are set aside already.
+func (f *feeder) setAside(res Result, msg Message, due time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopped || len(f.aside) >= f.limit {
+		return false
+	}
+	heap.Push(&f.aside, &asideJob{job{res: res, msg: msg, send: true}, due})
+	return true
+}
+
+// stop makes every later take read no further, and hand out the messages
+// set aside at once.
 func (f *feeder) stop() {
 	f.mu.Lock()
 	f.stopped = true
 	f.mu.Unlock()
+}
+
+// asideJob is a message set aside until due.
+type asideJob struct {
+	job
+	due time.Time
+}
+
+// asideHeap is a container/heap of messages set aside, the first due first.
+type asideHeap []*asideJob
+
+func (h asideHeap) Len() int           { return len(h) }
+func (h asideHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h asideHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *asideHeap) Push(x any)        { *h = append(*h, x.(*asideJob)) }
+func (h *asideHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return x
 }

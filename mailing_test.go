@@ -429,3 +429,129 @@ func TestRetryStoppedByFatalKeepsItsKind(t *testing.T) {
 	require.ErrorAs(t, r.Err.(*Error).Err, &fatal, "but the cause says why retrying stopped")
 	assert.Equal(t, "401", fatal.Code)
 }
+
+// throttleFirst throttles the first attempt to each number that busy says,
+// for that recipient alone, and accepts everything else.
+func throttleFirst(busy func(to string) bool, retryAfter time.Duration) func(int, Message) (Receipt, error) {
+	var mu sync.Mutex
+	tried := map[string]bool{}
+	return func(_ int, msg Message) (Receipt, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if busy(msg.To) && !tried[msg.To] {
+			tried[msg.To] = true
+			return Receipt{}, &Error{Kind: KindThrottled, RetryAfter: retryAfter, PerRecipient: true}
+		}
+		return Receipt{}, nil
+	}
+}
+
+func TestMailingSetsAsideRecipientThrottle(t *testing.T) {
+	t.Run("others go first", func(t *testing.T) {
+		to := []string{"+4915100000001", "+4915100000002", "+4915100000003"}
+		fp := &fakeProvider{script: throttleFirst(func(n string) bool { return n == to[0] }, 5*time.Second)}
+		c, fc := newTestClient(t, fp, WithConcurrency(1))
+		rep, err := c.Mailing(context.Background(), Mailing{Text: "hi", To: to})
+		require.NoError(t, err)
+		assert.Equal(t, []string{to[0], to[1], to[2], to[0]}, callNumbers(fp), "the throttled message waits while the others are sent")
+		assert.Equal(t, []time.Duration{5 * time.Second}, fc.slept(), "then the worker waits for it")
+		assert.Equal(t, 2, rep.Results[0].Attempts)
+		assert.Equal(t, 3, rep.Sent)
+	})
+	t.Run("a due message goes before new entries", func(t *testing.T) {
+		to := numbers(4)
+		fp := &fakeProvider{script: func(n int, msg Message) (Receipt, error) {
+			if n == 1 {
+				return Receipt{}, &Error{Kind: KindThrottled, PerRecipient: true} // backoff: 500ms
+			}
+			return Receipt{}, nil
+		}}
+		c, fc := newTestClient(t, fp, WithConcurrency(1))
+		c.sleep = func(ctx context.Context, d time.Duration) error { t.Errorf("slept %v", d); return nil }
+		c.hooks.Attempt = func(Attempt) { fc.sleep(context.Background(), 300*time.Millisecond) } // each attempt takes 300ms
+		_, err := c.Mailing(context.Background(), Mailing{Text: "hi", To: to})
+		require.NoError(t, err)
+		assert.Equal(t, []string{to[0], to[1], to[2], to[0], to[3]}, callNumbers(fp))
+	})
+	t.Run("bounded", func(t *testing.T) {
+		to := numbers(asidePerWorker + 6)
+		fp := &fakeProvider{script: throttleFirst(func(string) bool { return true }, 5*time.Second)}
+		c, fc := newTestClient(t, fp, WithConcurrency(1))
+		rep, err := c.Mailing(context.Background(), Mailing{Text: "hi", To: to})
+		require.NoError(t, err)
+		assert.Equal(t, len(to), rep.Sent)
+		calls := callNumbers(fp)
+		require.Len(t, calls, 2*len(to))
+		assert.Equal(t, to[:asidePerWorker+1], calls[:asidePerWorker+1], "every first attempt until the set is full")
+		assert.Equal(t, to[asidePerWorker], calls[asidePerWorker+1], "the next message's worker waits itself")
+		assert.Equal(t, to[0], calls[asidePerWorker+2], "then the ones set aside, due by now")
+		assert.Equal(t, []time.Duration{5 * time.Second, 5 * time.Second}, fc.slept())
+	})
+	t.Run("cancelled while set aside", func(t *testing.T) {
+		to := []string{"+4915100000001", "+4915100000002"}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		throttle := throttleFirst(func(n string) bool { return n == to[0] }, time.Minute)
+		fp := &fakeProvider{script: func(n int, msg Message) (Receipt, error) {
+			if msg.To == to[1] {
+				cancel()
+			}
+			return throttle(n, msg)
+		}}
+		c, _ := newTestClient(t, fp, WithConcurrency(1))
+		rep, err := c.Mailing(ctx, Mailing{Text: "hi", To: to})
+		assert.ErrorIs(t, err, context.Canceled)
+		r := rep.Results[0]
+		assert.Equal(t, StatusFailed, r.Status, "the last outcome stands")
+		assert.Equal(t, 1, r.Attempts)
+		assert.ErrorIs(t, r.Err, ErrThrottled)
+		assert.ErrorIs(t, r.Err, context.Canceled, "and says why it was not retried")
+		assert.Equal(t, StatusSent, rep.Results[1].Status)
+		assert.Equal(t, 2, fp.callCount())
+	})
+	t.Run("closed while set aside", func(t *testing.T) {
+		to := []string{"+4915100000001", "+4915100000002"}
+		var c *Client
+		throttle := throttleFirst(func(n string) bool { return n == to[0] }, 10*time.Second)
+		fp := &fakeProvider{script: func(n int, msg Message) (Receipt, error) {
+			if msg.To == to[1] {
+				go c.Close()
+			}
+			return throttle(n, msg)
+		}}
+		c, _ = newTestClient(t, fp, WithConcurrency(1))
+		c.sleep = sleepCtx // real seconds, which Close must end
+		sum, err := c.MailingStream(context.Background(), Stream{Messages: recipients("hi", slices.Values(to))}, func(r Result) {
+			if r.Index == 0 {
+				assert.ErrorIs(t, r.Err, ErrClosed)
+				assert.ErrorIs(t, r.Err, ErrThrottled)
+			}
+		})
+		assert.ErrorIs(t, err, ErrClosed)
+		assert.Equal(t, Summary{Total: 2, Sent: 1, Failed: 1, Parts: 1, Duration: sum.Duration}, sum)
+	})
+	t.Run("stream, many workers", func(t *testing.T) {
+		to := numbers(500)
+		fp := &fakeProvider{script: throttleFirst(func(n string) bool { return n[len(n)-1] == '7' }, time.Second)}
+		c, _ := newTestClient(t, fp, WithConcurrency(8))
+		seen := make([]int, len(to))
+		sum, err := c.MailingStream(context.Background(), Stream{Messages: recipients("hi", slices.Values(to))}, func(r Result) { seen[r.Index]++ })
+		require.NoError(t, err)
+		assert.Equal(t, len(to), sum.Sent)
+		assert.Equal(t, len(to)+50, fp.callCount())
+		for i, n := range seen {
+			assert.Equal(t, 1, n, "one Result for entry %d", i)
+		}
+	})
+}
+
+// callNumbers lists the numbers of fp's calls, in order.
+func callNumbers(fp *fakeProvider) []string {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	out := make([]string, len(fp.calls))
+	for i, m := range fp.calls {
+		out[i] = m.To
+	}
+	return out
+}

@@ -124,15 +124,26 @@ func (p RetryPolicy) backoff(n int, rand func(limit int64) int64) time.Duration 
 }
 
 // retryPlan says what follows a failed attempt of a message: whether it is
-// tried again, after how long, and whether that wait holds back the whole
-// Client or this message only.
+// tried again, after how long, and who waits.
 type retryPlan struct {
 	retry bool          // hand the message to the provider again
-	wait  time.Duration // before the next attempt (with holdAll: of every worker's)
-	// holdAll closes the Client's gate for wait: no worker makes an attempt
-	// until it has passed. It is set even when retry is not.
-	holdAll bool
+	wait  time.Duration // before the next attempt
+	scope waitScope     // who waits; waitClient even when retry is not set
 }
+
+// waitScope says who waits out a retryPlan's wait.
+type waitScope int
+
+const (
+	// waitMessage: this message's worker waits (a backoff).
+	waitMessage waitScope = iota
+	// waitClient: every worker waits, this one's retry included: the
+	// Client's gate closes for the wait.
+	waitClient
+	// waitRecipient: only this recipient's retry waits; a mailing sets the
+	// message aside and sends other entries meanwhile.
+	waitRecipient
+)
 
 // afterFailure is the one place that decides what follows attempt number
 // attempt (from 1) of msg, which failed with e:
@@ -145,21 +156,26 @@ type retryPlan struct {
 //     it gave one, else the backoff for this retry (with jitter).
 //   - A throttled answer holds back every worker for that wait, retried or
 //     not: the next message would hit the same limit. One that is about
-//     this recipient only (Error.PerRecipient) delays this message alone.
+//     this recipient only (Error.PerRecipient) delays this message alone,
+//     and a mailing goes on with other entries meanwhile. Other waits are
+//     the message's worker's.
 //
 // The caller's context is not its business: deliver stops when it is done.
 func (c *Client) afterFailure(attempt int, e *Error, msg Message) retryPlan {
-	var n retryPlan
+	n := retryPlan{scope: waitMessage}
 	switch e.Kind {
 	case KindTemporary:
 		n.retry = true
 	case KindThrottled:
-		n.retry, n.holdAll = true, !e.PerRecipient
+		n.retry, n.scope = true, waitClient
+		if e.PerRecipient {
+			n.scope = waitRecipient
+		}
 	case KindAmbiguous:
 		n.retry = c.retry.RetryAmbiguous || (c.idempotent && msg.ID != "")
 	}
 	n.retry = n.retry && attempt < c.retry.MaxAttempts
-	if n.retry || n.holdAll {
+	if n.retry || n.scope == waitClient {
 		// Drawn only when used, so that the jitter of a test's fake
 		// random source is spent on waits alone.
 		if e.RetryAfter > 0 {

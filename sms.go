@@ -39,9 +39,9 @@
 // WithLimiter). A throttled answer holds back every worker of the Client, not
 // only the one that saw it, until its Retry-After (or backoff) has passed,
 // unless the provider says the limit is about that one recipient
-// (Error.PerRecipient): then only that message's retry waits. A
-// wait that would pass the context's deadline fails at once with an error
-// matching context.DeadlineExceeded.
+// (Error.PerRecipient): then only that message's retry waits, and a mailing
+// sends its other entries meanwhile. A wait that would pass the context's
+// deadline fails at once with an error matching context.DeadlineExceeded.
 //
 // # Mailing
 //
@@ -178,7 +178,7 @@ func (c *Client) Send(ctx context.Context, msg Message) (Result, error) {
 	if ok {
 		msg.To = res.Number
 		stop, _, release := c.stopContext(ctx)
-		c.deliver(ctx, stop, &res, msg)
+		c.deliver(ctx, stop, &res, msg, nil)
 		release()
 	}
 	c.finish(ctx, &res)
@@ -272,21 +272,20 @@ func (c *Client) validate(to string, info TextInfo, textErr error) (res Result, 
 	return res, true
 }
 
-// deliver sends msg (already validated; msg.To normalized) with retries.
-// Provider calls get ctx; waits end when stop is done.
-func (c *Client) deliver(ctx, stop context.Context, res *Result, msg Message) {
+// deliver sends msg (already validated; msg.To normalized) from attempt
+// res.Attempts+1 on, retrying as afterFailure says. Provider calls get ctx;
+// waits end when stop is done.
+//
+// When a retry must wait for its recipient alone and aside (a mailing's
+// feeder; nil for Send) takes the message, deliver returns true at once: the
+// message is not final, and a worker delivers it on from there when aside
+// hands it out again.
+func (c *Client) deliver(ctx, stop context.Context, res *Result, msg Message, aside *feeder) (setAside bool) {
 	timed := c.hooks.Attempt != nil || c.log.Enabled(ctx, slog.LevelDebug)
-	for attempt := 1; ; attempt++ {
+	for attempt := res.Attempts + 1; ; attempt++ {
 		if err := c.wait(ctx, stop, c.cost(res.Parts)); err != nil {
-			if attempt == 1 {
-				res.Status = StatusNotAttempted
-				res.Err = notAttempted(err)
-			} else {
-				// The last outcome stands; say why we stopped retrying.
-				last := res.Err.(*Error)
-				last.Err = errors.Join(last.Err, err)
-			}
-			break
+			cutShort(res, err)
+			return false
 		}
 		var t0 time.Time
 		if timed {
@@ -298,29 +297,43 @@ func (c *Client) deliver(ctx, stop context.Context, res *Result, msg Message) {
 		if err == nil {
 			res.Status, res.Err = StatusSent, nil
 			c.attempted(ctx, msg.To, attempt, rc, nil, t0)
-			break
+			return false
 		}
 		e := classify(err)
 		e.Attempts = attempt
 		res.Status, res.Err = StatusFailed, e
 		c.attempted(ctx, msg.To, attempt, rc, e, t0)
 		plan := c.afterFailure(attempt, e, msg)
-		if plan.holdAll {
+		if plan.scope == waitClient {
 			// Hold back every worker, this one's retry included: c.wait
 			// does the waiting.
 			c.gate.closeUntil(c.now().Add(plan.wait))
 		}
-		if !plan.retry || ctx.Err() != nil {
-			break
-		}
-		if plan.holdAll {
-			continue
-		}
-		if err := c.sleep(stop, plan.wait); err != nil {
-			e.Err = errors.Join(e.Err, err)
-			break
+		switch {
+		case !plan.retry || ctx.Err() != nil:
+			return false
+		case plan.scope == waitClient:
+		case plan.scope == waitRecipient && aside != nil && aside.setAside(*res, msg, c.now().Add(plan.wait)):
+			return true
+		default:
+			if err := c.sleep(stop, plan.wait); err != nil {
+				cutShort(res, err)
+				return false
+			}
 		}
 	}
+}
+
+// cutShort ends res because of cause: a message never handed to the
+// provider is not attempted; one that was keeps its last outcome, which
+// then says why the retrying stopped.
+func cutShort(res *Result, cause error) {
+	if res.Attempts == 0 {
+		res.Status, res.Err = StatusNotAttempted, notAttempted(cause)
+		return
+	}
+	last := res.Err.(*Error)
+	last.Err = errors.Join(last.Err, cause)
 }
 
 // send makes one provider call, bounded by the attempt timeout.
