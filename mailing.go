@@ -1,11 +1,11 @@
 package sms
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -354,10 +354,10 @@ type feeder struct {
 	mu      sync.Mutex
 	next    func() (int, Message, bool)
 	close   func()
-	stopped bool // read no further, and hand out what is set aside at once
-	drained bool // the input has no entry left
-	aside   asideHeap
-	limit   int // of len(aside)
+	stopped bool        // read no further, and hand out what is set aside at once
+	drained bool        // the input has no entry left
+	aside   []*asideJob // the first due first
+	limit   int         // of len(aside)
 	// The last text checked, and its verdict: a mailing's entries usually
 	// share one text, which is then analyzed once.
 	text    string
@@ -397,7 +397,10 @@ func (f *feeder) take() (j job, wait time.Duration, more bool) {
 	if len(f.aside) > 0 {
 		now = f.c.now() // read only when something is set aside
 		if f.stopped || !f.aside[0].due.After(now) {
-			return heap.Pop(&f.aside).(*asideJob).job, 0, true
+			j := f.aside[0]
+			f.aside[0] = nil
+			f.aside = f.aside[1:]
+			return j.job, 0, true
 		}
 	}
 	if !f.stopped && !f.drained {
@@ -449,7 +452,15 @@ func (f *feeder) setAside(res Result, msg Message, due time.Time) bool {
 	if f.stopped || len(f.aside) >= f.limit {
 		return false
 	}
-	heap.Push(&f.aside, &asideJob{job{res: res, msg: msg, send: true}, due})
+	// After those due at the same time or earlier: first set aside, first
+	// out.
+	i, _ := slices.BinarySearchFunc(f.aside, due, func(a *asideJob, t time.Time) int {
+		if a.due.After(t) {
+			return 1
+		}
+		return -1
+	})
+	f.aside = slices.Insert(f.aside, i, &asideJob{job{res: res, msg: msg, send: true}, due})
 	return true
 }
 
@@ -465,19 +476,4 @@ func (f *feeder) stop() {
 type asideJob struct {
 	job
 	due time.Time
-}
-
-// asideHeap is a container/heap of messages set aside, the first due first.
-type asideHeap []*asideJob
-
-func (h asideHeap) Len() int           { return len(h) }
-func (h asideHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h asideHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *asideHeap) Push(x any)        { *h = append(*h, x.(*asideJob)) }
-func (h *asideHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return x
 }

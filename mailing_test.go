@@ -484,7 +484,7 @@ func TestMailingSetsAsideRecipientThrottle(t *testing.T) {
 		require.Len(t, calls, 2*len(to))
 		assert.Equal(t, to[:asidePerWorker+1], calls[:asidePerWorker+1], "every first attempt until the set is full")
 		assert.Equal(t, to[asidePerWorker], calls[asidePerWorker+1], "the next message's worker waits itself")
-		assert.Equal(t, to[0], calls[asidePerWorker+2], "then the ones set aside, due by now")
+		assert.Equal(t, to[:asidePerWorker], calls[asidePerWorker+2:2*asidePerWorker+2], "then the ones set aside, due by now, first in first out")
 		assert.Equal(t, []time.Duration{5 * time.Second, 5 * time.Second}, fc.slept())
 	})
 	t.Run("cancelled while set aside", func(t *testing.T) {
