@@ -141,7 +141,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		Workers:              workers,
 		MaxAttempts:          cfg.TaskAttempts,
 		FetchPollInterval:    time.Duration(cfg.PollInterval),
-		FetchCooldown:        min(time.Duration(cfg.PollInterval), 50*time.Millisecond),
+		FetchCooldown:        time.Millisecond, // the least River allows: a wake-up is acted on at once
 		JobTimeout:           w.timeout,
 		RescueStuckJobsAfter: w.timeout + w.timeout/2,
 	}); err != nil {

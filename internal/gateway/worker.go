@@ -16,7 +16,7 @@ import (
 // workerStore is what a task's run needs of the storage.
 type workerStore interface {
 	ActiveMessages(ctx context.Context, taskID string) ([]store.Message, error)
-	Record(ctx context.Context, m store.Message) error
+	Recorder() *store.Recorder
 	Settle(ctx context.Context, taskID string, from []string, to, kind, errText string) (int64, error)
 	FailRetries(ctx context.Context, taskID, prefix string) (int64, error)
 	Counts(ctx context.Context, taskID string) (store.Counts, error)
@@ -84,7 +84,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 	if err != nil {
 		return err
 	}
-	stopped, runErr, recErr := w.send(ctx, wctx, p, a, todo)
+	stopped, runErr, recErr := w.send(ctx, p, a, todo)
 	if recErr != nil {
 		return fmt.Errorf("record results: %w", recErr)
 	}
@@ -145,10 +145,11 @@ func (w *taskWorker) settleInterrupted(ctx context.Context, a store.TaskArgs, id
 
 // send streams the messages todo through the provider's Client until the
 // slice ends or the service drains, and records each outcome as it comes
-// (writes under wctx). stopped says whether it stopped before the end of
-// todo; runErr is why the Client stopped early; recErr the first failed
-// write.
-func (w *taskWorker) send(ctx, wctx context.Context, p *provider, a store.TaskArgs, todo []store.Message) (stopped bool, runErr, recErr error) {
+// (in batches: see store.Recorder). stopped says whether it stopped before
+// the end of todo; runErr is why the Client stopped early; recErr the first
+// failed write.
+func (w *taskWorker) send(ctx context.Context, p *provider, a store.TaskArgs, todo []store.Message) (stopped bool, runErr, recErr error) {
+	rec := w.store.Recorder()
 	deadline := w.now().Add(w.slice)
 	msgs := func(yield func(sms.Message) bool) {
 		for _, m := range todo {
@@ -172,17 +173,12 @@ func (w *taskWorker) send(ctx, wctx context.Context, p *provider, a store.TaskAr
 		if !fillOutcome(&m, r) {
 			return // not attempted for a reason that leaves it queued
 		}
-		if err := w.store.Record(wctx, m); err != nil {
-			if recErr == nil {
-				recErr = err
-			}
-			return
-		}
+		rec.Record(m)
 		if m.Status != store.StateRetry {
 			w.final(a.Address, m.Status, m.Kind, 1)
 		}
 	})
-	return stopped, runErr, recErr
+	return stopped, runErr, rec.Flush()
 }
 
 // finish records the task's outcome as the job's output.

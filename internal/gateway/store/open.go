@@ -52,12 +52,29 @@ type jobQueue interface {
 	subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
+	jobList(ctx context.Context, params *river.JobListParams) ([]*rivertype.JobRow, error)
+	retry(ctx context.Context, id int64) error
+	// wake makes the workers fetch at once (see riverQueue.wake).
+	wake(ctx context.Context, args TaskArgs)
+}
+
+// withUnique returns opts with the task's job unique by its arguments
+// (they hold the task ID), so that inserting it twice is harmless.
+func withUnique(opts *river.InsertOpts) *river.InsertOpts {
+	o := river.InsertOpts{}
+	if opts != nil {
+		o = *opts
+	}
+	o.UniqueOpts = river.UniqueOpts{ByArgs: true}
+	return &o
 }
 
 // database is what one driver gives the Store: River's driver and the
 // service's transactions.
 type database[TTx any] struct {
 	driver riverdriver.Driver[TTx]
+	// listens: the driver gets River's insert notifications.
+	listens bool
 	// begin starts a transaction: River's handle of it, the Store's, and
 	// its commit and rollback.
 	begin func(ctx context.Context) (TTx, querier, func() error, func(), error)
@@ -76,7 +93,7 @@ func (q *riverQueue[TTx]) insert(ctx context.Context, args TaskArgs, opts *river
 		return 0, err
 	}
 	defer rollback()
-	res, err := q.client.InsertTx(ctx, tx, args, opts)
+	res, err := q.client.InsertTx(ctx, tx, args, withUnique(opts))
 	if err != nil {
 		return 0, fmt.Errorf("insert job: %w", err)
 	}
@@ -84,7 +101,35 @@ func (q *riverQueue[TTx]) insert(ctx context.Context, args TaskArgs, opts *river
 	if err := q.store.insertTask(ctx, sq, t, msgs); err != nil {
 		return 0, err
 	}
-	return res.Job.ID, commit()
+	if err := commit(); err != nil {
+		return 0, err
+	}
+	if !q.db.listens && res.Job.State == rivertype.JobStateAvailable {
+		q.wake(ctx, args) // on PostgreSQL the insert's NOTIFY did
+	}
+	return res.Job.ID, nil
+}
+
+// wake makes the workers fetch at once the job of args, which is
+// available. River wakes them after an insert outside a transaction (on
+// SQLite its local fetcher, see pollOnly; on PostgreSQL every process's,
+// through NOTIFY): inserting the job again, which its unique key turns
+// into a no-op, is that insert. The fetch poll is the backstop.
+func (q *riverQueue[TTx]) wake(ctx context.Context, args TaskArgs) {
+	_, _ = q.client.Insert(ctx, args, withUnique(nil))
+}
+
+func (q *riverQueue[TTx]) jobList(ctx context.Context, params *river.JobListParams) ([]*rivertype.JobRow, error) {
+	res, err := q.client.JobList(ctx, params)
+	if err != nil {
+		return nil, err
+	}
+	return res.Jobs, nil
+}
+
+func (q *riverQueue[TTx]) retry(ctx context.Context, id int64) error {
+	_, err := q.client.JobRetry(ctx, id)
+	return err
 }
 
 func (q *riverQueue[TTx]) jobGet(ctx context.Context, id int64) (*rivertype.JobRow, error) {
@@ -137,9 +182,21 @@ func newQueue[TTx any](s *Store, db database[TTx]) func(cfg *river.Config) error
 			return err
 		}
 		s.q = &riverQueue[TTx]{db: db, client: client, store: s}
+		s.due = newDueTimer(s.q, cfg.Logger)
 		return nil
 	}
 }
+
+// pollOnly is River's SQLite driver without its emulation of LISTEN/NOTIFY,
+// which polls an outbox table every 50 ms (a fixed interval): a job inserted
+// by this process would wait for that poll. Without it River runs SQLite
+// poll-only, and wakes its fetcher at once after a local insert (see
+// riverQueue.wake); one process owns a SQLite database, so every insert is
+// local. It also spares the outbox's writes and idle polls.
+type pollOnly struct{ *riversqlite.Driver }
+
+func (pollOnly) SupportsListener() bool     { return false }
+func (pollOnly) SupportsListenNotify() bool { return false }
 
 // openSQLite opens (creating it if needed) the SQLite database in dataDir.
 //
@@ -167,7 +224,7 @@ func openSQLite(ctx context.Context, o Options) (*Store, error) {
 	}
 	s := &Store{db: sqlQuerier{sdb}, now: time.Now, ping: sdb.PingContext, closeDB: func() { _ = sdb.Close() }, stats: sdb.Stats}
 	db := database[*sql.Tx]{
-		driver: riversqlite.New(sdb),
+		driver: pollOnly{riversqlite.New(sdb)},
 		begin: func(ctx context.Context) (*sql.Tx, querier, func() error, func(), error) {
 			tx, err := sdb.BeginTx(ctx, nil)
 			if err != nil {
@@ -181,6 +238,10 @@ func openSQLite(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	s.newQueue = newQueue(s, db)
+	s.w = newWriter(func(ctx context.Context) (querier, func() error, func(), error) {
+		_, q, commit, rollback, err := db.begin(ctx)
+		return q, commit, rollback, err
+	})
 	return s, nil
 }
 
@@ -200,7 +261,8 @@ func openPostgres(ctx context.Context, o Options) (*Store, error) {
 	}
 	s := &Store{db: pgxQuerier{pool}, postgres: true, now: time.Now, ping: pool.Ping, closeDB: pool.Close}
 	db := database[pgx.Tx]{
-		driver: riverpgxv5.New(pool),
+		driver:  riverpgxv5.New(pool),
+		listens: true,
 		begin: func(ctx context.Context) (pgx.Tx, querier, func() error, func(), error) {
 			tx, err := pool.Begin(ctx)
 			if err != nil {
@@ -219,6 +281,10 @@ func openPostgres(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	s.newQueue = newQueue(s, db)
+	s.w = newWriter(func(ctx context.Context) (querier, func() error, func(), error) {
+		_, q, commit, rollback, err := db.begin(ctx)
+		return q, commit, rollback, err
+	})
 	return s, nil
 }
 
@@ -245,10 +311,14 @@ func redactURLErr(err error, rawURL string) error {
 func (s *Store) NewQueue(cfg *river.Config) error { return s.newQueue(cfg) }
 
 // Enqueue inserts the task's job (due at opts.ScheduledAt) and the task's
-// rows in one transaction, and returns the task with its JobID.
+// rows in one transaction, and returns the task with its JobID. A job due
+// later is started on time by this process (see dueTimer).
 func (s *Store) Enqueue(ctx context.Context, args TaskArgs, opts *river.InsertOpts, t Task, msgs []Message) (Task, error) {
 	id, err := s.q.insert(ctx, args, opts, t, msgs)
 	t.JobID = id
+	if err == nil && opts != nil && opts.ScheduledAt.After(time.Now()) {
+		s.due.add(id, opts.ScheduledAt)
+	}
 	return t, err
 }
 
@@ -269,12 +339,23 @@ func (s *Store) Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func()
 	return s.q.subscribe(kinds...)
 }
 
-// Start starts working jobs.
-func (s *Store) Start(ctx context.Context) error { return s.q.start(ctx) }
+// Start starts working jobs, and the timer of delayed tasks.
+func (s *Store) Start(ctx context.Context) error {
+	if err := s.q.start(ctx); err != nil {
+		return err
+	}
+	if err := s.due.start(ctx); err != nil {
+		return errors.Join(err, s.q.stop(ctx))
+	}
+	return nil
+}
 
 // Stop stops fetching jobs and waits for running ones; when ctx ends
 // first, it cancels them and waits for them to return.
-func (s *Store) Stop(ctx context.Context) error { return s.q.stop(ctx) }
+func (s *Store) Stop(ctx context.Context) error {
+	s.due.close()
+	return s.q.stop(ctx)
+}
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.ping(ctx) }
@@ -289,5 +370,10 @@ func (s *Store) PoolWait() (count int64, total time.Duration) {
 	return st.WaitCount, st.WaitDuration
 }
 
-// Close closes the database.
-func (s *Store) Close() { s.closeDB() }
+// Close commits the writes submitted, then closes the database.
+func (s *Store) Close() {
+	if s.w != nil {
+		s.w.close()
+	}
+	s.closeDB()
+}

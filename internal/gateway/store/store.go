@@ -28,6 +28,10 @@ type Store struct {
 	closeDB  func()
 	ping     func(ctx context.Context) error
 	stats    func() sql.DBStats // nil on PostgreSQL
+	// w batches the writes of runs (marks and outcomes).
+	w *writer
+	// due starts delayed tasks on time.
+	due *dueTimer
 }
 
 // migrations are the service's schema versions, applied in order. Each is a
@@ -222,28 +226,19 @@ func (s *Store) Counts(ctx context.Context, taskID string) (Counts, error) {
 }
 
 // MarkSending records that entry index of task taskID is being handed to
-// the provider, and counts the attempt. It is written before the provider
-// is called, so that a crash leaves the message marked as in flight.
+// the provider, and counts the attempt. It returns once the mark is
+// committed (with the other writes of its batch, see writer), so that a
+// crash leaves the message marked as in flight.
 func (s *Store) MarkSending(ctx context.Context, taskID string, index int) error {
-	args := []any{StateSending, s.now().UnixMicro(), taskID, index}
-	for _, st := range activeStates {
-		args = append(args, st)
-	}
-	_, err := s.db.exec(ctx, `UPDATE sms_message SET status = ?, attempts = attempts + 1, updated_at = ? WHERE task_id = ? AND idx = ? AND status IN (`+inList(len(activeStates))+`)`, args...)
-	return err
-}
-
-// Record stores the outcome of message m.ID. The attempts are not written:
-// MarkSending counts them, across runs of the task too.
-func (s *Store) Record(ctx context.Context, m Message) error {
 	now := s.now().UnixMicro()
-	var sent *int64
-	if m.Status == StateSent {
-		sent = &now
-	}
-	_, err := s.db.exec(ctx, `UPDATE sms_message SET status = ?, kind = ?, error = ?, vendor = ?, message_id = ?, status_code = ?, url = ?, updated_at = ?, sent_at = COALESCE(?, sent_at) WHERE id = ?`,
-		m.Status, m.Kind, m.Error, m.Vendor, m.MessageID, m.StatusCode, m.URL, now, sent, m.ID)
-	return err
+	return s.w.wait(ctx, func(ctx context.Context, q querier) error {
+		args := []any{StateSending, now, taskID, index}
+		for _, st := range activeStates {
+			args = append(args, st)
+		}
+		_, err := q.exec(ctx, `UPDATE sms_message SET status = ?, attempts = attempts + 1, updated_at = ? WHERE task_id = ? AND idx = ? AND status IN (`+inList(len(activeStates))+`)`, args...)
+		return err
+	})
 }
 
 // Settle moves every message of a task in one of the from states to state

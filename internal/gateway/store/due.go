@@ -1,0 +1,137 @@
+package store
+
+import (
+	"container/heap"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// dueTimer starts delayed tasks on time. River's scheduler makes due jobs
+// available only every 5 seconds (not configurable), so a delayed message
+// could go out up to 5 s late; this timer, for the tasks this process
+// inserted or found scheduled at its start, makes each job available at
+// its time and wakes the workers. River's scheduler stays the backstop.
+type dueTimer struct {
+	q   jobQueue
+	log *slog.Logger
+
+	mu    sync.Mutex
+	jobs  dueHeap
+	timer *time.Timer
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// due is one scheduled job.
+type due struct {
+	at time.Time
+	id int64
+}
+
+type dueHeap []due
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(due)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// dueLoad is how many scheduled jobs a start loads: the soonest. Later ones
+// are found by River's scheduler, 5 s late at worst.
+const dueLoad = 10000
+
+func newDueTimer(q jobQueue, log *slog.Logger) *dueTimer {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &dueTimer{q: q, log: log, timer: time.NewTimer(time.Hour), stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// start loads the scheduled jobs and runs the timer until close.
+func (d *dueTimer) start(ctx context.Context) error {
+	res, err := d.q.jobList(ctx, river.NewJobListParams().States(rivertype.JobStateScheduled).
+		OrderBy(river.JobListOrderByScheduledAt, river.SortOrderAsc).First(dueLoad))
+	if err != nil {
+		return err
+	}
+	for _, job := range res {
+		d.add(job.ID, job.ScheduledAt)
+	}
+	go d.loop()
+	return nil
+}
+
+// add makes job id available at at.
+func (d *dueTimer) add(id int64, at time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	heap.Push(&d.jobs, due{at: at, id: id})
+	if d.jobs[0].id == id {
+		d.timer.Reset(time.Until(at))
+	}
+}
+
+// next pops the jobs due by now and rearms the timer for the rest.
+func (d *dueTimer) next(now time.Time) []int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var ids []int64
+	for len(d.jobs) > 0 && !d.jobs[0].at.After(now) {
+		ids = append(ids, heap.Pop(&d.jobs).(due).id)
+	}
+	if len(d.jobs) > 0 {
+		d.timer.Reset(d.jobs[0].at.Sub(now))
+	}
+	return ids
+}
+
+func (d *dueTimer) loop() {
+	defer close(d.done)
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-d.timer.C:
+		}
+		for _, id := range d.next(time.Now()) {
+			d.release(id)
+		}
+	}
+}
+
+// release makes a scheduled job available now and wakes the workers. A job
+// River already moved (or ran) is left alone.
+func (d *dueTimer) release(id int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	job, err := d.q.jobGet(ctx, id)
+	if err != nil || job.State != rivertype.JobStateScheduled {
+		return
+	}
+	var args TaskArgs
+	if err := json.Unmarshal(job.EncodedArgs, &args); err != nil {
+		return
+	}
+	if err := d.q.retry(ctx, id); err != nil {
+		d.log.WarnContext(ctx, "cannot start a delayed task on time; River's scheduler will", "job_id", id, "error", err)
+		return
+	}
+	d.q.wake(ctx, args)
+}
+
+// close stops the timer.
+func (d *dueTimer) close() {
+	close(d.stop)
+	<-d.done
+}
