@@ -23,13 +23,3 @@ func ExampleAnalyze() {
 	// UCS-2, 14 units, 1 part(s)
 	// GSM-7, 163 units, 2 part(s)
 }
-
-func ExampleSplit() {
-	parts := sms.Split(strings.Repeat("ж", 66) + "😀 ok")
-	for _, p := range parts {
-		fmt.Println(len([]rune(p)), "characters")
-	}
-	// Output:
-	// 66 characters
-	// 4 characters
-}

@@ -48,8 +48,8 @@ type Normalizer func(number string) (string, error)
 
 // Number limits of the default normalizer, after separators are removed.
 const (
-	MinDigits = 7
-	MaxDigits = 15
+	minDigits = 7
+	maxDigits = 15
 )
 
 // NormalizeNumber is the default Normalizer. It is deliberately light and
@@ -90,10 +90,10 @@ func NormalizeNumber(number string) (string, error) {
 	switch {
 	case digits == 0:
 		return "", fmt.Errorf("%w: no digits", ErrInvalidNumber)
-	case digits < MinDigits:
-		return "", fmt.Errorf("%w: %d digits, at least %d needed", ErrInvalidNumber, digits, MinDigits)
-	case digits > MaxDigits:
-		return "", fmt.Errorf("%w: %d digits, at most %d allowed", ErrInvalidNumber, digits, MaxDigits)
+	case digits < minDigits:
+		return "", fmt.Errorf("%w: %d digits, at least %d needed", ErrInvalidNumber, digits, minDigits)
+	case digits > maxDigits:
+		return "", fmt.Errorf("%w: %d digits, at most %d allowed", ErrInvalidNumber, digits, maxDigits)
 	}
 	return b.String(), nil
 }
@@ -105,7 +105,7 @@ func normal(number string) bool {
 	if len(digits) > 0 && digits[0] == '+' {
 		digits = digits[1:]
 	}
-	if len(digits) < MinDigits || len(digits) > MaxDigits {
+	if len(digits) < minDigits || len(digits) > maxDigits {
 		return false
 	}
 	for i := 0; i < len(digits); i++ {

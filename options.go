@@ -47,6 +47,9 @@ func WithAttemptTimeout(d time.Duration) Option {
 // WithRateLimit limits the Client to limit attempts per second with bursts of
 // burst, using a rate.Limiter of its own. Every attempt waits on it, retries
 // included. rate.Inf means no limit (the default).
+//
+// WithRateLimit and WithLimiter set the same, single limiter: when both are
+// given, the last one wins.
 func WithRateLimit(limit rate.Limit, burst int) Option {
 	return func(c *Client) error {
 		if limit <= 0 {
@@ -63,6 +66,9 @@ func WithRateLimit(limit rate.Limit, burst int) Option {
 // WithLimiter makes every attempt wait on l, which may be shared with other
 // Clients or backed by a distributed store. A *rate.Limiter satisfies
 // Limiter.
+//
+// WithLimiter and WithRateLimit set the same, single limiter: when both are
+// given, the last one wins.
 func WithLimiter(l Limiter) Option {
 	return func(c *Client) error {
 		if l == nil {

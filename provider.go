@@ -219,9 +219,6 @@ type Error struct {
 	Err error
 }
 
-// NewError returns an *Error of the given kind wrapping err.
-func NewError(kind Kind, err error) *Error { return &Error{Kind: kind, Err: err} }
-
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("sms: ")
@@ -287,20 +284,6 @@ func (w innerErrors) Is(target error) bool {
 }
 
 func (w innerErrors) As(target any) bool { return errors.As(w.err, target) }
-
-// KindOf returns the Kind of err: the Kind of the first *Error in its chain,
-// or KindAmbiguous for any other non-nil error, since an unclassified failure
-// may have sent the message. For a nil err it returns KindAmbiguous and false.
-func KindOf(err error) (Kind, bool) {
-	if err == nil {
-		return KindAmbiguous, false
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Kind, true
-	}
-	return KindAmbiguous, true
-}
 
 // classify turns whatever a Provider returned into an *Error the Client owns.
 // The result is a copy, so the Client can set Attempts without touching the

@@ -1,6 +1,7 @@
 package sms
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -65,8 +66,19 @@ type Result struct {
 	Err error
 }
 
-// Kind returns the Kind of r.Err, and false when r.Err is nil.
-func (r Result) Kind() (Kind, bool) { return KindOf(r.Err) }
+// Kind returns the Kind of the *Error in r.Err (the outermost one, when
+// several are nested), and false when r.Err holds none: when the message
+// was sent, skipped as a duplicate, or not attempted for any reason but a
+// fatal outcome that stopped its mailing (that one reports KindFatal).
+// Every failed message has a Kind: the Client classifies what a provider
+// returns, and an error that is not an *Error is KindAmbiguous.
+func (r Result) Kind() (Kind, bool) {
+	var e *Error
+	if errors.As(r.Err, &e) {
+		return e.Kind, true
+	}
+	return KindAmbiguous, false
+}
 
 // Attempt describes one call to the provider, for Hooks.Attempt.
 type Attempt struct {

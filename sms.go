@@ -143,7 +143,7 @@ func New(p Provider, opts ...Option) (*Client, error) {
 		p:           p,
 		retry:       defaultRetry,
 		concurrency: DefaultConcurrency,
-		log:         slog.New(discardHandler{}),
+		log:         slog.New(slog.DiscardHandler),
 		normalize:   NormalizeNumber,
 		now:         time.Now,
 		sleep:       sleepCtx,
@@ -423,11 +423,3 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return context.Cause(ctx)
 	}
 }
-
-// discardHandler is a slog.Handler that drops everything.
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discardHandler) WithGroup(string) slog.Handler           { return d }

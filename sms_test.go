@@ -36,19 +36,24 @@ func TestErrorMatching(t *testing.T) {
 			var e *Error
 			require.ErrorAs(t, err, &e)
 			assert.Equal(t, "42", e.Code)
-			got, ok := KindOf(err)
+			got, ok := Result{Err: err}.Kind()
 			assert.True(t, ok)
 			assert.Equal(t, kind, got)
 		})
 	}
 	t.Run("unclassified is ambiguous", func(t *testing.T) {
-		k, ok := KindOf(errors.New("eof"))
-		assert.True(t, ok)
-		assert.Equal(t, KindAmbiguous, k)
+		e := classify(errors.New("eof"))
+		assert.Equal(t, KindAmbiguous, e.Kind)
+		assert.ErrorIs(t, e, ErrAmbiguous)
 	})
-	t.Run("nil", func(t *testing.T) {
-		_, ok := KindOf(nil)
-		assert.False(t, ok)
+	t.Run("no kind", func(t *testing.T) {
+		for _, err := range []error{nil, ErrDuplicate, notAttempted(context.Canceled), notAttempted(nil)} {
+			_, ok := Result{Err: err}.Kind()
+			assert.False(t, ok, "%v", err)
+		}
+		k, ok := Result{Err: notAttempted(&Error{Kind: KindFatal})}.Kind()
+		assert.True(t, ok)
+		assert.Equal(t, KindFatal, k, "a mailing stopped by a fatal outcome")
 	})
 	t.Run("context stays matchable", func(t *testing.T) {
 		err := error(&Error{Kind: KindAmbiguous, Err: context.DeadlineExceeded})

@@ -21,7 +21,7 @@ func (g gateway) Send(_ context.Context, msg sms.Message) (sms.Receipt, error) {
 }
 
 func Example() {
-	down := sms.NewError(sms.KindTemporary, errors.New("connection refused"))
+	down := &sms.Error{Kind: sms.KindTemporary, Err: errors.New("connection refused")}
 	p, err := failover.New(
 		failover.Vendor{Name: "primary", Provider: gateway{err: down}},
 		failover.Vendor{Name: "backup", Provider: gateway{}},
@@ -46,7 +46,7 @@ func Example() {
 // An ambiguous outcome stops the failover: the first vendor may have sent
 // the message, and the second would send it again.
 func Example_ambiguous() {
-	timeout := sms.NewError(sms.KindAmbiguous, errors.New("timeout after the request was written"))
+	timeout := &sms.Error{Kind: sms.KindAmbiguous, Err: errors.New("timeout after the request was written")}
 	p, err := failover.New(
 		failover.Vendor{Name: "primary", Provider: gateway{err: timeout}},
 		failover.Vendor{Name: "backup", Provider: gateway{}},
@@ -56,10 +56,10 @@ func Example_ambiguous() {
 		return
 	}
 	_, err = p.Send(context.Background(), sms.Message{To: "+4915112345678", Text: "hi"})
-	kind, _ := sms.KindOf(err)
+	var e *sms.Error
 	var ve *failover.VendorError
-	if errors.As(err, &ve) {
-		fmt.Println(kind, "at", ve.Vendor)
+	if errors.As(err, &e) && errors.As(err, &ve) {
+		fmt.Println(e.Kind, "at", ve.Vendor)
 	}
 	// Output:
 	// ambiguous at primary

@@ -184,8 +184,6 @@ func TestSend(t *testing.T) {
 			assert.Equal(t, tt.wantKind, e.Kind)
 			assert.Equal(t, tt.wantCode, e.Code)
 			assert.Equal(t, tt.wantAfter, e.RetryAfter)
-			kind, _ := sms.KindOf(err)
-			assert.Equal(t, tt.wantKind, kind)
 			for _, cause := range tt.wantCauses {
 				assert.ErrorIs(t, err, cause)
 			}

@@ -27,7 +27,7 @@ var (
 	errOutcome    = errors.New("wrong outcome")
 	errRetryAfter = errors.New("wrong Retry-After")
 	errContext    = errors.New("error does not match the context's error")
-	errNotPrompt  = errors.New("Send did not return after its context was done")
+	errNotPrompt  = errors.New("the Send did not return after its context was done")
 	errSecret     = errors.New("secret leaked")
 	errHarness    = errors.New("harness failed")
 )
@@ -121,10 +121,21 @@ func checkOutcome(secret string, b Behavior, err error) error {
 	case err == nil:
 		return fmt.Errorf("%w: %v: Send returned a nil error, want kind %v", errOutcome, b, want)
 	}
-	if got, _ := sms.KindOf(err); got != want {
+	if got := kindOf(err); got != want {
 		return fmt.Errorf("%w: %v: Send returned kind %v (%s), want %v", errOutcome, b, got, describe(secret, err), want)
 	}
 	return nil
+}
+
+// kindOf returns the Kind of the first *sms.Error in err's chain, or
+// sms.KindAmbiguous when there is none: the Client's reading of what a
+// provider returns.
+func kindOf(err error) sms.Kind {
+	var e *sms.Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return sms.KindAmbiguous
 }
 
 // checkRetryAfter checks a Throttle answer's RetryAfter when the harness

@@ -10,9 +10,11 @@
 //     gateway answers (Send<Behavior>: two Sends, Requests checked after
 //     each; a Send whose context ends while the gateway hangs makes at most
 //     one);
-//   - every Behavior is reported with the right sms.Kind (sms.KindOf: Accept
-//     gives a nil error), and a throttled answer carries the gateway's
-//     Retry-After when the harness is a RetryAfterHarness (SendThrottle);
+//   - every Behavior is reported with the right sms.Kind (that of the first
+//     *sms.Error in the error's chain, sms.KindAmbiguous for any other
+//     error; Accept gives a nil error), and a throttled answer carries the
+//     gateway's Retry-After when the harness is a RetryAfterHarness
+//     (SendThrottle);
 //   - Send honours its context: a context cancelled beforehand
 //     (CancelledContext), cancelled while the gateway hangs
 //     (CancelWhileHanging) or past its deadline while it hangs

@@ -161,7 +161,7 @@ func (p *Provider) route(number string) *failover.Provider {
 func (p *Provider) Send(ctx context.Context, msg sms.Message) (sms.Receipt, error) {
 	fp := p.route(msg.To)
 	if fp == nil {
-		return sms.Receipt{}, sms.NewError(sms.KindRejected, ErrNoRoute)
+		return sms.Receipt{}, &sms.Error{Kind: sms.KindRejected, Err: ErrNoRoute}
 	}
 	return fp.Send(ctx, msg)
 }

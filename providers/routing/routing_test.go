@@ -109,8 +109,9 @@ func TestRoute(t *testing.T) {
 			if tt.wantVendor == "" {
 				assert.ErrorIs(t, err, routing.ErrNoRoute)
 				assert.ErrorIs(t, err, sms.ErrRejected)
-				kind, _ := sms.KindOf(err)
-				assert.Equal(t, sms.KindRejected, kind)
+				var e *sms.Error
+				require.ErrorAs(t, err, &e)
+				assert.Equal(t, sms.KindRejected, e.Kind)
 				assert.Zero(t, rc)
 				for _, r := range rs {
 					assert.Empty(t, r.numbers(), "no vendor called")
