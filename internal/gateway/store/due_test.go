@@ -1,0 +1,108 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeQueue is a jobQueue of scheduled jobs that records the wake-ups
+// (each sends its job ID on released).
+type fakeQueue struct {
+	mu       sync.Mutex
+	jobs     map[int64]*rivertype.JobRow
+	released chan int64
+	woken    []string
+}
+
+func (f *fakeQueue) insert(context.Context, TaskArgs, *river.InsertOpts, Task, []Message) (int64, error) {
+	return 0, nil
+}
+func (f *fakeQueue) subscribe(...river.EventKind) (<-chan *river.Event, func()) { return nil, func() {} }
+func (f *fakeQueue) start(context.Context) error                                 { return nil }
+func (f *fakeQueue) stop(context.Context) error                                  { return nil }
+
+func (f *fakeQueue) jobGet(_ context.Context, id int64) (*rivertype.JobRow, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j := *f.jobs[id]
+	return &j, nil
+}
+
+func (f *fakeQueue) jobList(context.Context, *river.JobListParams) ([]*rivertype.JobRow, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*rivertype.JobRow
+	for _, j := range f.jobs {
+		if j.State == rivertype.JobStateScheduled {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeQueue) retry(_ context.Context, id int64) error {
+	f.mu.Lock()
+	f.jobs[id].State = rivertype.JobStateAvailable
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *fakeQueue) wake(_ context.Context, args TaskArgs) {
+	f.mu.Lock()
+	f.woken = append(f.woken, args.TaskID)
+	f.mu.Unlock()
+	f.released <- int64(args.TaskID[1] - '0')
+}
+
+func (f *fakeQueue) add(id int64, state rivertype.JobState, at time.Time) {
+	args, _ := json.Marshal(TaskArgs{TaskID: "t" + string(rune('0'+id))})
+	f.jobs[id] = &rivertype.JobRow{ID: id, State: state, ScheduledAt: at, EncodedArgs: args}
+}
+
+// TestDueTimer: scheduled jobs are released in the order of their time, not
+// before it, with a wake-up each; jobs found at start count too, and a job
+// River already moved is left alone.
+func TestDueTimer(t *testing.T) {
+	now := time.Now()
+	q := &fakeQueue{jobs: map[int64]*rivertype.JobRow{}, released: make(chan int64, 10)}
+	q.add(1, rivertype.JobStateScheduled, now.Add(60*time.Millisecond)) // found at start
+	q.add(2, rivertype.JobStateScheduled, now.Add(20*time.Millisecond))
+	q.add(3, rivertype.JobStateScheduled, now.Add(40*time.Millisecond))
+	q.add(4, rivertype.JobStateCompleted, now.Add(30*time.Millisecond)) // already ran
+	d := newDueTimer(q, nil)
+	require.NoError(t, d.start(context.Background()))
+	defer d.close()
+	q.mu.Lock()
+	delete(q.jobs, 1) // start found it; the others are added as inserted
+	q.add(1, rivertype.JobStateScheduled, now.Add(60*time.Millisecond))
+	q.mu.Unlock()
+	d.add(3, now.Add(40*time.Millisecond))
+	d.add(4, now.Add(30*time.Millisecond))
+
+	var order []int64
+	for range 3 {
+		select {
+		case id := <-q.released:
+			q.mu.Lock()
+			due := q.jobs[id].ScheduledAt
+			q.mu.Unlock()
+			assert.False(t, time.Now().Before(due), "job %d released before its time", id)
+			order = append(order, id)
+		case <-time.After(5 * time.Second):
+			t.Fatal("a job was not released")
+		}
+	}
+	assert.Equal(t, []int64{2, 3, 1}, order)
+	q.mu.Lock()
+	assert.Equal(t, []string{"t2", "t3", "t1"}, q.woken)
+	assert.Equal(t, rivertype.JobStateCompleted, q.jobs[4].State, "a job no longer scheduled is left alone")
+	q.mu.Unlock()
+}

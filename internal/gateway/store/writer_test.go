@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeTx counts transactions and the writes committed in each; a begin
+// waits for gate when it is not nil.
+type fakeTx struct {
+	mu      sync.Mutex
+	batches []int
+	gate    chan struct{}
+	began   chan struct{}
+}
+
+func (f *fakeTx) begin(context.Context) (querier, func() error, func(), error) {
+	if f.began != nil {
+		f.began <- struct{}{}
+	}
+	if f.gate != nil {
+		<-f.gate
+	}
+	n := 0
+	q := countingQuerier{n: &n}
+	return q, func() error {
+		f.mu.Lock()
+		f.batches = append(f.batches, n)
+		f.mu.Unlock()
+		return nil
+	}, func() {}, nil
+}
+
+type countingQuerier struct{ n *int }
+
+func (c countingQuerier) exec(context.Context, string, ...any) (int64, error) { *c.n++; return 1, nil }
+func (c countingQuerier) query(context.Context, string, ...any) (rows, error) { return nil, nil }
+func (c countingQuerier) queryRow(context.Context, string, ...any) scanner    { return nil }
+
+func exec1(ctx context.Context, q querier) error { _, err := q.exec(ctx, "x"); return err }
+
+// TestWriterGroupsWrites: the writes that arrive while a transaction
+// commits share the next one.
+func TestWriterGroupsWrites(t *testing.T) {
+	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 1)}
+	w := newWriter(f.begin)
+	defer w.close()
+	first := make(chan error, 1)
+	go func() { first <- w.wait(context.Background(), exec1) }()
+	<-f.began // the first batch is open and held
+	r := &Recorder{w: w, now: time.Now}
+	for range 10 {
+		r.pending.Add(1)
+		w.submit(write{run: exec1, done: func(err error) { r.pending.Done() }})
+	}
+	f.began = nil
+	close(f.gate)
+	require.NoError(t, <-first)
+	require.NoError(t, r.Flush())
+	assert.Equal(t, []int{1, 10}, f.batches, "one commit for the ten writes queued meanwhile")
+}
+
+// TestWriterFailure: a failed write fails its batch, and the waiter or
+// the Recorder hears of it.
+func TestWriterFailure(t *testing.T) {
+	f := &fakeTx{}
+	w := newWriter(f.begin)
+	boom := errors.New("boom")
+	err := w.wait(context.Background(), func(context.Context, querier) error { return boom })
+	assert.ErrorIs(t, err, boom)
+
+	r := &Recorder{w: w, now: time.Now}
+	r.pending.Add(1)
+	w.submit(write{run: func(context.Context, querier) error { return boom }, done: func(err error) {
+		r.mu.Lock()
+		r.err = err
+		r.mu.Unlock()
+		r.pending.Done()
+	}})
+	assert.ErrorIs(t, r.Flush(), boom)
+	assert.Empty(t, f.batches, "nothing was committed")
+
+	w.close()
+	assert.ErrorIs(t, w.wait(context.Background(), exec1), errClosed, "after close")
+}
