@@ -25,9 +25,11 @@ type fakeQueue struct {
 func (f *fakeQueue) insert(context.Context, TaskArgs, *river.InsertOpts, Task, []Message) (int64, error) {
 	return 0, nil
 }
-func (f *fakeQueue) subscribe(...river.EventKind) (<-chan *river.Event, func()) { return nil, func() {} }
-func (f *fakeQueue) start(context.Context) error                                 { return nil }
-func (f *fakeQueue) stop(context.Context) error                                  { return nil }
+func (f *fakeQueue) subscribe(...river.EventKind) (<-chan *river.Event, func()) {
+	return nil, func() {}
+}
+func (f *fakeQueue) start(context.Context) error { return nil }
+func (f *fakeQueue) stop(context.Context) error  { return nil }
 
 func (f *fakeQueue) jobGet(_ context.Context, id int64) (*rivertype.JobRow, error) {
 	f.mu.Lock()
