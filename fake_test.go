@@ -18,26 +18,23 @@ type fakeProvider struct {
 	script func(n int, msg Message) (Receipt, error)
 	// block, when set, makes each call wait for it (or ctx) first.
 	block chan struct{}
+	// onCall, when set, is called with each call's number as it starts,
+	// before block.
+	onCall func(n int)
 
-	mu          sync.Mutex
-	calls       []Message
-	inFlight    int
-	maxInFlight int
-	closed      int
+	mu     sync.Mutex
+	calls  []Message
+	closed int
 }
 
 func (f *fakeProvider) Send(ctx context.Context, msg Message) (Receipt, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, msg)
 	n := len(f.calls)
-	f.inFlight++
-	f.maxInFlight = max(f.maxInFlight, f.inFlight)
 	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		f.inFlight--
-		f.mu.Unlock()
-	}()
+	if f.onCall != nil {
+		f.onCall(n)
+	}
 	if f.block != nil {
 		select {
 		case <-f.block:

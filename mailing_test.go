@@ -116,20 +116,58 @@ func TestMailingEmptyText(t *testing.T) {
 	}
 }
 
+// barrierProvider holds every call until n calls are in flight at once,
+// then lets those n return: a Client with fewer workers than n never gets a
+// message through (its calls end with their context), one with more is
+// caught by maxInFlight.
+type barrierProvider struct {
+	n int
+
+	mu          sync.Mutex
+	inFlight    int
+	maxInFlight int
+	arrived     int
+	open        chan struct{}
+}
+
+func (p *barrierProvider) Send(ctx context.Context, _ Message) (Receipt, error) {
+	p.mu.Lock()
+	p.inFlight++
+	p.maxInFlight = max(p.maxInFlight, p.inFlight)
+	if p.open == nil {
+		p.open = make(chan struct{})
+	}
+	open := p.open
+	if p.arrived++; p.arrived == p.n {
+		close(open)
+		p.open, p.arrived = nil, 0
+	}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.inFlight--
+		p.mu.Unlock()
+	}()
+	select {
+	case <-open:
+		return Receipt{}, nil
+	case <-ctx.Done():
+		return Receipt{}, &Error{Kind: KindTemporary, Err: ctx.Err()}
+	}
+}
+
 func TestMailingBoundedConcurrency(t *testing.T) {
 	for _, n := range []int{1, 4, 16} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			fp := &fakeProvider{script: func(int, Message) (Receipt, error) {
-				time.Sleep(time.Millisecond)
-				return Receipt{}, nil
-			}}
-			c, _ := newTestClient(t, fp, WithConcurrency(n))
-			_, err := c.Mailing(context.Background(), Mailing{Text: "hi", To: numbers(64)})
-			require.NoError(t, err)
-			assert.LessOrEqual(t, fp.maxInFlight, n)
-			if n > 1 {
-				assert.Greater(t, fp.maxInFlight, 1, "sends run concurrently")
-			}
+			p := &barrierProvider{n: n}
+			c, _ := newTestClient(t, p, WithConcurrency(n), WithRetry(RetryPolicy{MaxAttempts: 1}))
+			// Only a broken Client waits for this deadline.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			rep, err := c.Mailing(ctx, Mailing{Text: "hi", To: numbers(64)})
+			require.NoError(t, err, "every batch of %d sends was in flight at once", n)
+			assert.Equal(t, 64, rep.Sent)
+			assert.Equal(t, n, p.maxInFlight, "and never more")
 		})
 	}
 }
@@ -166,16 +204,16 @@ func TestMailingStopsAfterFatal(t *testing.T) {
 }
 
 func TestMailingCancel(t *testing.T) {
-	fp := &fakeProvider{block: make(chan struct{})} // every send hangs until ctx ends
-	c, _ := newTestClient(t, fp, WithConcurrency(8))
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		// Cancel once every worker is inside the provider.
-		for fp.callCount() < 8 {
-			time.Sleep(time.Millisecond)
+	defer cancel()
+	// Every send hangs until ctx ends; the eighth call, when every worker
+	// is inside the provider, cancels it.
+	fp := &fakeProvider{block: make(chan struct{}), onCall: func(n int) {
+		if n == 8 {
+			cancel()
 		}
-		cancel()
-	}()
+	}}
+	c, _ := newTestClient(t, fp, WithConcurrency(8))
 	rep, err := c.Mailing(ctx, Mailing{Text: "hi", To: numbers(10_000)})
 	assert.ErrorIs(t, err, context.Canceled)
 	require.Len(t, rep.Results, 10_000)
