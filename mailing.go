@@ -356,7 +356,7 @@ type feeder struct {
 	close   func()
 	stopped bool        // read no further, and hand out what is set aside at once
 	drained bool        // the input has no entry left
-	aside   []*asideJob // the first due first
+	aside   []*job // set aside, the first due first
 	limit   int         // of len(aside)
 	// The last text checked, and its verdict: a mailing's entries usually
 	// share one text, which is then analyzed once.
@@ -372,6 +372,7 @@ type job struct {
 	res  Result
 	msg  Message
 	send bool
+	due  time.Time // when set aside: the time it may be sent again
 }
 
 // seenKey identifies a message for the duplicate filter.
@@ -400,7 +401,7 @@ func (f *feeder) take() (j job, wait time.Duration, more bool) {
 			j := f.aside[0]
 			f.aside[0] = nil
 			f.aside = f.aside[1:]
-			return j.job, 0, true
+			return *j, 0, true
 		}
 	}
 	if !f.stopped && !f.drained {
@@ -454,13 +455,13 @@ func (f *feeder) setAside(res Result, msg Message, due time.Time) bool {
 	}
 	// After those due at the same time or earlier: first set aside, first
 	// out.
-	i, _ := slices.BinarySearchFunc(f.aside, due, func(a *asideJob, t time.Time) int {
+	i, _ := slices.BinarySearchFunc(f.aside, due, func(a *job, t time.Time) int {
 		if a.due.After(t) {
 			return 1
 		}
 		return -1
 	})
-	f.aside = slices.Insert(f.aside, i, &asideJob{job{res: res, msg: msg, send: true}, due})
+	f.aside = slices.Insert(f.aside, i, &job{res: res, msg: msg, send: true, due: due})
 	return true
 }
 
@@ -470,10 +471,4 @@ func (f *feeder) stop() {
 	f.mu.Lock()
 	f.stopped = true
 	f.mu.Unlock()
-}
-
-// asideJob is a message set aside until due.
-type asideJob struct {
-	job
-	due time.Time
 }
