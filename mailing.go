@@ -354,10 +354,10 @@ type feeder struct {
 	mu      sync.Mutex
 	next    func() (int, Message, bool)
 	close   func()
-	stopped bool        // read no further, and hand out what is set aside at once
-	drained bool        // the input has no entry left
+	stopped bool   // read no further, and hand out what is set aside at once
+	drained bool   // the input has no entry left
 	aside   []*job // set aside, the first due first
-	limit   int         // of len(aside)
+	limit   int    // of len(aside)
 	// The last text checked, and its verdict: a mailing's entries usually
 	// share one text, which is then analyzed once.
 	text    string
