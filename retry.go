@@ -162,27 +162,27 @@ const (
 //
 // The caller's context is not its business: deliver stops when it is done.
 func (c *Client) afterFailure(attempt int, e *Error, msg Message) retryPlan {
-	n := retryPlan{scope: waitMessage}
+	plan := retryPlan{scope: waitMessage}
 	switch e.Kind {
 	case KindTemporary:
-		n.retry = true
+		plan.retry = true
 	case KindThrottled:
-		n.retry, n.scope = true, waitClient
+		plan.retry, plan.scope = true, waitClient
 		if e.PerRecipient {
-			n.scope = waitRecipient
+			plan.scope = waitRecipient
 		}
 	case KindAmbiguous:
-		n.retry = c.retry.RetryAmbiguous || (c.idempotent && msg.ID != "")
+		plan.retry = c.retry.RetryAmbiguous || (c.idempotent && msg.ID != "")
 	}
-	n.retry = n.retry && attempt < c.retry.MaxAttempts
-	if n.retry || n.scope == waitClient {
+	plan.retry = plan.retry && attempt < c.retry.MaxAttempts
+	if plan.retry || plan.scope == waitClient {
 		// Drawn only when used, so that the jitter of a test's fake
 		// random source is spent on waits alone.
 		if e.RetryAfter > 0 {
-			n.wait = min(e.RetryAfter, c.retry.MaxRetryAfter)
+			plan.wait = min(e.RetryAfter, c.retry.MaxRetryAfter)
 		} else {
-			n.wait = c.retry.backoff(attempt, c.rand)
+			plan.wait = c.retry.backoff(attempt, c.rand)
 		}
 	}
-	return n
+	return plan
 }

@@ -69,8 +69,8 @@
 // Client.Send returns the Result and its Err. A failure is an *Error: match
 // its kind with errors.Is (ErrRejected, ErrTemporary, ErrThrottled,
 // ErrFatal, ErrAmbiguous, ErrInvalid) or read its details (Kind, Attempts,
-// the gateway's Code, RetryAfter) with errors.As. An *Error always unwraps to
-// its cause, so context errors stay matchable with
+// the gateway's Code, RetryAfter, PerRecipient) with errors.As. An *Error
+// always unwraps to its cause, so context errors stay matchable with
 // errors.Is(err, context.Canceled) or context.DeadlineExceeded. When one
 // *Error wraps another, the outer one decides the kind, for errors.Is as for
 // errors.As and Result.Kind. Calls after Close return ErrClosed.
