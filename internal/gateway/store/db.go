@@ -17,6 +17,9 @@ import (
 // arguments; the PostgreSQL side rewrites them to $1, $2, ...
 type querier interface {
 	exec(ctx context.Context, q string, args ...any) (int64, error)
+	// execMany runs one statement once for each argument list: prepared
+	// once on SQLite, in one round trip (a pgx.Batch) on PostgreSQL.
+	execMany(ctx context.Context, q string, args [][]any) error
 	query(ctx context.Context, q string, args ...any) (rows, error)
 	queryRow(ctx context.Context, q string, args ...any) scanner
 }
@@ -37,6 +40,7 @@ var errNoRows = errors.New("no rows")
 // sqlHandle is *sql.DB or *sql.Tx.
 type sqlHandle interface {
 	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	PrepareContext(ctx context.Context, q string) (*sql.Stmt, error)
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
@@ -49,6 +53,20 @@ func (s sqlQuerier) exec(ctx context.Context, q string, args ...any) (int64, err
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+func (s sqlQuerier) execMany(ctx context.Context, q string, args [][]any) error {
+	st, err := s.h.PrepareContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, a := range args {
+		if _, err := st.ExecContext(ctx, a...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s sqlQuerier) query(ctx context.Context, q string, args ...any) (rows, error) {
@@ -80,6 +98,7 @@ func (r sqlRow) Scan(dest ...any) error {
 // pgxHandle is *pgxpool.Pool or pgx.Tx.
 type pgxHandle interface {
 	Exec(ctx context.Context, q string, args ...any) (pgconn.CommandTag, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 	Query(ctx context.Context, q string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, q string, args ...any) pgx.Row
 }
@@ -92,6 +111,15 @@ func (p pgxQuerier) exec(ctx context.Context, q string, args ...any) (int64, err
 		return 0, err
 	}
 	return tag.RowsAffected(), nil
+}
+
+func (p pgxQuerier) execMany(ctx context.Context, q string, args [][]any) error {
+	q = rebind(q)
+	b := &pgx.Batch{}
+	for _, a := range args {
+		b.Queue(q, a...)
+	}
+	return p.h.SendBatch(ctx, b).Close()
 }
 
 func (p pgxQuerier) query(ctx context.Context, q string, args ...any) (rows, error) {

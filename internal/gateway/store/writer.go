@@ -17,7 +17,8 @@ import (
 // before the provider is called) or queued by a Recorder (Record: Flush
 // reports its error). A crash can lose the queued writes of the batches not
 // yet committed: those messages stay "sending", and the next run reports
-// them as interrupted.
+// them as interrupted. The writes of a batch that share a statement run as
+// one (see querier.execMany): prepared once, or in one round trip.
 type writer struct {
 	begin func(ctx context.Context) (querier, func() error, func(), error)
 	reqs  chan write
@@ -27,10 +28,11 @@ type writer struct {
 	closed bool
 }
 
-// write is one change, run inside its batch's transaction; done gets the
-// batch's outcome.
+// write is one statement with its arguments, run inside its batch's
+// transaction; done gets the batch's outcome.
 type write struct {
-	run  func(ctx context.Context, q querier) error
+	sql  string
+	args []any
 	done func(error)
 }
 
@@ -81,8 +83,16 @@ func (w *writer) commit(batch []write) error {
 		return err
 	}
 	defer rollback()
+	var stmts []string // in order of first use
+	args := map[string][][]any{}
 	for _, r := range batch {
-		if err := r.run(ctx, q); err != nil {
+		if _, ok := args[r.sql]; !ok {
+			stmts = append(stmts, r.sql)
+		}
+		args[r.sql] = append(args[r.sql], r.args)
+	}
+	for _, st := range stmts {
+		if err := q.execMany(ctx, st, args[st]); err != nil {
 			return err
 		}
 	}
@@ -100,11 +110,11 @@ func (w *writer) submit(r write) {
 	w.reqs <- r
 }
 
-// wait runs fn in the next batch and returns when that batch committed, or
-// when ctx is done (the write may then still happen).
-func (w *writer) wait(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+// wait runs a statement in the next batch and returns when that batch
+// committed, or when ctx is done (the write may then still happen).
+func (w *writer) wait(ctx context.Context, sql string, args ...any) error {
 	res := make(chan error, 1)
-	w.submit(write{run: fn, done: func(err error) { res <- err }})
+	w.submit(write{sql: sql, args: args, done: func(err error) { res <- err }})
 	select {
 	case err := <-res:
 		return err
@@ -138,9 +148,13 @@ type Recorder struct {
 // Recorder returns a Recorder for one run.
 func (s *Store) Recorder() *Recorder { return &Recorder{w: s.w, now: s.now} }
 
-// Record queues the outcome of message m.ID. The attempts are not written:
-// MarkSending counts them, across runs of the task too.
-func (r *Recorder) Record(m Message) {
+// recordSQL stores one outcome; attempts adds the run's attempts to those
+// of earlier runs.
+const recordSQL = `UPDATE sms_message SET status = ?, kind = ?, error = ?, attempts = attempts + ?, vendor = ?, message_id = ?, status_code = ?, url = ?, updated_at = ?, sent_at = COALESCE(?, sent_at) WHERE id = ?`
+
+// Record queues the outcome of message m.ID, whose run made attempts
+// attempts.
+func (r *Recorder) Record(m Message, attempts int) {
 	now := r.now().UnixMicro()
 	var sent *int64
 	if m.Status == StateSent {
@@ -148,11 +162,8 @@ func (r *Recorder) Record(m Message) {
 	}
 	r.pending.Add(1)
 	r.w.submit(write{
-		run: func(ctx context.Context, q querier) error {
-			_, err := q.exec(ctx, `UPDATE sms_message SET status = ?, kind = ?, error = ?, vendor = ?, message_id = ?, status_code = ?, url = ?, updated_at = ?, sent_at = COALESCE(?, sent_at) WHERE id = ?`,
-				m.Status, m.Kind, m.Error, m.Vendor, m.MessageID, m.StatusCode, m.URL, now, sent, m.ID)
-			return err
-		},
+		sql:  recordSQL,
+		args: []any{m.Status, m.Kind, m.Error, attempts, m.Vendor, m.MessageID, m.StatusCode, m.URL, now, sent, m.ID},
 		done: func(err error) {
 			if err != nil {
 				r.mu.Lock()
