@@ -349,7 +349,7 @@ const asidePerWorker = 64
 // and hands each out again when it is due.
 type feeder struct {
 	c    *Client
-	seen map[string]map[string]int // by text, then number: the entry first seen; nil: duplicates allowed
+	seen map[seenKey]int // nil: duplicates allowed
 
 	mu      sync.Mutex
 	next    func() (int, Message, bool)
@@ -375,11 +375,14 @@ type job struct {
 	due  time.Time // when set aside: the time it may be sent again
 }
 
+// seenKey identifies a message for the duplicate filter.
+type seenKey struct{ number, text string }
+
 func newFeeder(c *Client, entries iter.Seq2[int, Message], dedup bool, limit int) *feeder {
 	f := &feeder{c: c, limit: limit}
 	f.next, f.close = iter.Pull2(entries)
 	if dedup {
-		f.seen = make(map[string]map[string]int)
+		f.seen = make(map[seenKey]int)
 	}
 	return f
 }
@@ -430,15 +433,11 @@ func (f *feeder) read() (j job, ok bool) {
 		msg.To = res.Number
 	}
 	if send && f.seen != nil {
-		byNumber := f.seen[msg.Text]
-		if byNumber == nil {
-			byNumber = make(map[string]int)
-			f.seen[msg.Text] = byNumber
-		}
-		if first, dup := byNumber[res.Number]; dup {
+		k := seenKey{res.Number, msg.Text}
+		if first, dup := f.seen[k]; dup {
 			res, send = duplicate(res, first), false
 		} else {
-			byNumber[res.Number] = i
+			f.seen[k] = i
 		}
 	}
 	return job{res: res, msg: msg, send: send}, true
