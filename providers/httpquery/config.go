@@ -114,27 +114,29 @@ type Config struct {
 // settings is a Config with defaults applied and everything parsed, shared
 // read-only by every Send.
 type settings struct {
-	url         *url.URL
-	method      string
-	to, text    string
-	from        string
-	params      url.Values // Params plus the URL's own query for GET
-	ucs2Params  url.Values
-	enc         encoded // the above, encoded once
-	host        string  // the Host of every request
-	ucs2UTF16   bool
-	stripPlus   bool
-	headers     http.Header
-	username    string
-	password    string
-	secretNames map[string]bool
-	outcomes    *outcomes
-	timeout     time.Duration
-	dialTimeout time.Duration
-	dialRetries int
-	retryWait   time.Duration
-	maxConns    int
-	redactor    *redact.Redactor
+	url      *url.URL
+	method   string
+	to, text string
+	from     string
+	// The parts of every request that do not depend on the message,
+	// encoded once, each also with secret values masked (Printable).
+	staticQuery, staticPrintable string // Params (and the URL's own query, for GET)
+	ucs2Query, ucs2Printable     string // UCS2Params
+	requestURL, receiptURL       string // url, without query for GET
+	dynamicSecret                bool   // whether ToParam, TextParam or FromParam is secret
+	ucs2UTF16                    bool
+	stripPlus                    bool
+	headers                      http.Header
+	username                     string
+	password                     string
+	secretNames                  map[string]bool
+	outcomes                     *outcomes
+	timeout                      time.Duration
+	dialTimeout                  time.Duration
+	dialRetries                  int
+	retryWait                    time.Duration
+	maxConns                     int
+	redactor                     *redact.Redactor
 }
 
 // errConfig is wrapped by every error of New.
@@ -163,8 +165,9 @@ func (c *Config) settings() (*settings, error) {
 	if err != nil {
 		return nil, configError("URL query does not parse")
 	}
+	ru := *u // the request URL; url.Userinfo is immutable, so sharing it is fine
 	s := &settings{
-		url:         cloneURL(u),
+		url:         &ru,
 		method:      strings.ToUpper(c.Method),
 		to:          or(c.ToParam, DefaultToParam),
 		text:        or(c.TextParam, DefaultTextParam),
@@ -177,7 +180,7 @@ func (c *Config) settings() (*settings, error) {
 		retryWait:   orDur(c.DialRetryWait, DefaultDialRetryWait),
 		dialRetries: c.DialRetries,
 		maxConns:    c.MaxConns,
-		ucs2Params:  cloneValues(c.UCS2Params),
+		ucs2Query:   c.UCS2Params.Encode(),
 	}
 	switch s.method {
 	case "":
@@ -208,19 +211,18 @@ func (c *Config) settings() (*settings, error) {
 
 	// The URL's own query goes with Params for GET (the query is rebuilt);
 	// for POST it stays in the URL.
-	s.params = url.Values{}
+	params := url.Values{}
 	if s.method == http.MethodGet {
 		for k, vs := range base {
-			s.params[k] = append(s.params[k], vs...)
+			params[k] = append(params[k], vs...)
 		}
-		s.url = cloneURL(u)
 		s.url.RawQuery, s.url.ForceQuery = "", false
 	}
 	s.url.Fragment, s.url.RawFragment = "", ""
-	s.host = strings.TrimSuffix(s.url.Host, ":")
 	for k, vs := range c.Params {
-		s.params[k] = append(s.params[k], vs...)
+		params[k] = append(params[k], vs...)
 	}
+	s.staticQuery = params.Encode()
 
 	s.secretNames = map[string]bool{}
 	for _, n := range c.SecretParams {
@@ -248,7 +250,11 @@ func (c *Config) settings() (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.encode()
+	s.staticPrintable = redact.Query(s.staticQuery, s.secret)
+	s.ucs2Printable = redact.Query(s.ucs2Query, s.secret)
+	s.dynamicSecret = s.secret(s.to) || s.secret(s.text) || s.from != "" && s.secret(s.from)
+	s.requestURL = s.url.String()
+	s.receiptURL = redact.URL(s.url, s.secret)
 	return s, nil
 }
 
@@ -269,23 +275,6 @@ func orDur(v sms.Duration, def time.Duration) time.Duration {
 		return def
 	}
 	return time.Duration(v)
-}
-
-func cloneValues(v url.Values) url.Values {
-	out := make(url.Values, len(v))
-	for k, vs := range v {
-		out[k] = append([]string(nil), vs...)
-	}
-	return out
-}
-
-func cloneURL(u *url.URL) *url.URL {
-	c := *u
-	if u.User != nil {
-		uc := *u.User
-		c.User = &uc
-	}
-	return &c
 }
 
 // ruleStatus matches a Rule's or Outcomes.Status's key: "404" or "4xx".

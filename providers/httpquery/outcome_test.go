@@ -1,13 +1,13 @@
 package httpquery
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
-	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -271,19 +271,31 @@ func FuzzLookup(f *testing.F) {
 	})
 }
 
-func TestReadBodyLimit(t *testing.T) {
-	for _, n := range []int{0, 1, 511, 512, 513, maxBodyBytes, maxBodyBytes + 1, 3 * maxBodyBytes} {
-		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			src := strings.Repeat("x", n)
-			got, err := readBody(iotest.OneByteReader(strings.NewReader(src)), make([]byte, 0, 7))
-			require.NoError(t, err)
-			want := src
-			if len(want) > maxBodyBytes {
-				want = want[:maxBodyBytes]
+// An answer is read up to maxBodyBytes: a rule matches what lies within,
+// not what lies past it.
+func TestAnswerReadUpToLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pad  int
+		want sms.Kind
+		ok   bool
+	}{
+		{"marker within the limit", maxBodyBytes - 3, sms.KindRejected, false},
+		{"marker past the limit", maxBodyBytes - 2, 0, true},
+		{"short answer", 10, sms.KindRejected, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newCounter(t, answer(200, strings.Repeat("x", tc.pad)+"ERR"))
+			p := newProvider(t, Config{URL: srv.URL, Outcomes: Outcomes{Rules: []Rule{{Body: "ERR", Outcome: Rejected}}}}, nil)
+			_, err := p.Send(context.Background(), testMsg)
+			if tc.ok {
+				require.NoError(t, err)
+				return
 			}
-			assert.Equal(t, want, string(got))
+			assert.Equal(t, tc.want, kindOf(t, err))
+			var re *ResponseError
+			require.True(t, errors.As(err, &re))
+			assert.LessOrEqual(t, len(re.Body), 256, "an excerpt")
 		})
 	}
-	_, err := readBody(iotest.ErrReader(errors.ErrUnsupported), nil)
-	assert.ErrorIs(t, err, errors.ErrUnsupported)
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -160,10 +159,7 @@ func (p *Provider) Send(ctx context.Context, msg sms.Message) (sms.Receipt, erro
 	}
 	defer resp.Body.Close()
 	rc.StatusCode = resp.StatusCode
-	bufp := bodyPool.Get().(*[]byte)
-	defer bodyPool.Put(bufp)
-	body, readErr := readBody(resp.Body, (*bufp)[:0])
-	*bufp = body[:0] // nothing below keeps body: texts are copied out
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes))
 	if readErr != nil {
 		// The gateway answered but the answer broke off: it may have
 		// accepted the message.
@@ -257,30 +253,6 @@ func (e *RequestError) Error() string {
 
 // Unwrap returns the network error.
 func (e *RequestError) Unwrap() error { return e.Err }
-
-// bodyPool holds buffers for answers, which Send reads whole (up to
-// maxBodyBytes) to classify them.
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-// readBody appends to buf what r yields, up to maxBodyBytes.
-func readBody(r io.Reader, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) >= maxBodyBytes {
-			return buf[:maxBodyBytes], nil
-		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):min(cap(buf), maxBodyBytes)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-}
 
 func snippet(b []byte) string {
 	const n = 256
