@@ -165,8 +165,8 @@ func New(p Provider, opts ...Option) (*Client, error) {
 // RetryPolicy allows. It returns the Result and Result.Err.
 //
 // An invalid number, or a text that is empty or only white space, fails with
-// an *Error of KindInvalid before the provider sees anything. msg.To in the Result is as given; the provider
-// gets the normalized number.
+// an *Error of KindInvalid before the provider sees anything. msg.To in the
+// Result is as given; the provider gets the normalized number.
 func (c *Client) Send(ctx context.Context, msg Message) (Result, error) {
 	if !c.begin() {
 		res := Result{To: msg.To, Err: notAttempted(ErrClosed)}
@@ -313,6 +313,7 @@ func (c *Client) deliver(ctx, stop context.Context, res *Result, msg Message, as
 		case !plan.retry || ctx.Err() != nil:
 			return false
 		case plan.scope == waitClient:
+			// c.wait waits at the gate.
 		case plan.scope == waitRecipient && aside != nil && aside.setAside(*res, msg, c.now().Add(plan.wait)):
 			return true
 		default:
