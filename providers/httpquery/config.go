@@ -114,29 +114,30 @@ type Config struct {
 // settings is a Config with defaults applied and everything parsed, shared
 // read-only by every Send.
 type settings struct {
-	url      *url.URL
 	method   string
 	to, text string
 	from     string
+
 	// The parts of every request that do not depend on the message,
 	// encoded once, each also with secret values masked (Printable).
 	staticQuery, staticPrintable string // Params (and the URL's own query, for GET)
 	ucs2Query, ucs2Printable     string // UCS2Params
-	requestURL, receiptURL       string // url, without query for GET
+	requestURL, receiptURL       string // the URL, without query for GET
 	dynamicSecret                bool   // whether ToParam, TextParam or FromParam is secret
-	ucs2UTF16                    bool
-	stripPlus                    bool
-	headers                      http.Header
-	username                     string
-	password                     string
-	secretNames                  map[string]bool
-	outcomes                     *outcomes
-	timeout                      time.Duration
-	dialTimeout                  time.Duration
-	dialRetries                  int
-	retryWait                    time.Duration
-	maxConns                     int
-	redactor                     *redact.Redactor
+
+	ucs2UTF16   bool
+	stripPlus   bool
+	headers     http.Header
+	username    string
+	password    string
+	secretNames map[string]bool
+	outcomes    *outcomes
+	timeout     time.Duration
+	dialTimeout time.Duration
+	dialRetries int
+	retryWait   time.Duration
+	maxConns    int
+	redactor    *redact.Redactor
 }
 
 // errConfig is wrapped by every error of New.
@@ -167,7 +168,6 @@ func (c *Config) settings() (*settings, error) {
 	}
 	ru := *u // the request URL; url.Userinfo is immutable, so sharing it is fine
 	s := &settings{
-		url:         &ru,
 		method:      strings.ToUpper(c.Method),
 		to:          or(c.ToParam, DefaultToParam),
 		text:        or(c.TextParam, DefaultTextParam),
@@ -216,9 +216,9 @@ func (c *Config) settings() (*settings, error) {
 		for k, vs := range base {
 			params[k] = append(params[k], vs...)
 		}
-		s.url.RawQuery, s.url.ForceQuery = "", false
+		ru.RawQuery, ru.ForceQuery = "", false
 	}
-	s.url.Fragment, s.url.RawFragment = "", ""
+	ru.Fragment, ru.RawFragment = "", ""
 	for k, vs := range c.Params {
 		params[k] = append(params[k], vs...)
 	}
@@ -253,8 +253,8 @@ func (c *Config) settings() (*settings, error) {
 	s.staticPrintable = redact.Query(s.staticQuery, s.secret)
 	s.ucs2Printable = redact.Query(s.ucs2Query, s.secret)
 	s.dynamicSecret = s.secret(s.to) || s.secret(s.text) || s.from != "" && s.secret(s.from)
-	s.requestURL = s.url.String()
-	s.receiptURL = redact.URL(s.url, s.secret)
+	s.requestURL = ru.String()
+	s.receiptURL = redact.URL(&ru, s.secret)
 	return s, nil
 }
 

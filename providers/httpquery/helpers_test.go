@@ -60,8 +60,7 @@ func newProvider(t testing.TB, cfg Config, dial func(ctx context.Context, networ
 	p, err := New(cfg)
 	require.NoError(t, err)
 	if dial != nil {
-		t := newTransport(p.s, dial)
-		p.setClient(newHTTPClient(p.s, t), t)
+		p.setClient(newHTTPClient(p.s, newTransport(p.s, dial)), true)
 	}
 	p.rand = func(n int64) int64 { return 0 }
 	t.Cleanup(func() { _ = p.Close() })

@@ -29,10 +29,9 @@ var ErrClosed = errors.New("httpquery: provider closed")
 type Provider struct {
 	s         *settings
 	client    *retryablehttp.Client
-	hc        *http.Client    // what requests go through
-	closeIdle func()          // closes the idle connections of the pool
-	transport *http.Transport // nil with Config.HTTPClient
-	own       bool            // the transport was built here
+	hc        *http.Client // what requests go through
+	closeIdle func()       // closes the idle connections of the pool
+	own       bool         // the transport was built here, not Config.HTTPClient
 	log       *slog.Logger
 	closed    atomic.Bool
 
@@ -54,10 +53,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p := &Provider{s: s, log: cfg.Logger, rand: rand.Int64N}
 	if cfg.HTTPClient != nil {
-		p.setClient(cfg.HTTPClient, nil)
+		p.setClient(cfg.HTTPClient, false)
 	} else {
-		t := newTransport(s, nil)
-		p.setClient(newHTTPClient(s, t), t)
+		p.setClient(newHTTPClient(s, newTransport(s, nil)), true)
 	}
 	p.client = &retryablehttp.Client{
 		HTTPClient: p.hc,
@@ -80,9 +78,9 @@ func New(cfg Config) (*Provider, error) {
 // setClient makes requests go through a copy of hc whose transport hides
 // CloseIdleConnections: go-retryablehttp calls it after every failed request,
 // which would drop the whole pool of a mailing for one failure. Close
-// reaches the real pool. t is the transport built by New, nil for a client
-// of the user's.
-func (p *Provider) setClient(hc *http.Client, t *http.Transport) {
+// reaches the real pool. own says whether hc was built here (false for
+// Config.HTTPClient).
+func (p *Provider) setClient(hc *http.Client, own bool) {
 	c := *hc
 	rt := c.Transport
 	if rt == nil {
@@ -90,8 +88,7 @@ func (p *Provider) setClient(hc *http.Client, t *http.Transport) {
 	}
 	c.Transport = keepIdle{rt}
 	p.hc = &c
-	p.transport = t
-	p.own = t != nil
+	p.own = own
 	p.closeIdle = hc.CloseIdleConnections
 	if p.client != nil {
 		p.client.HTTPClient = p.hc

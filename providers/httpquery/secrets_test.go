@@ -22,7 +22,7 @@ import (
 
 const canary = "CANARY-s3cr&t/pw"
 
-// leaks reports where canary (raw or encoded) appears in s.
+// assertNoCanary checks that canary appears in s in none of its forms.
 func assertNoCanary(t *testing.T, what, s string) {
 	t.Helper()
 	for _, form := range []string{canary, url.QueryEscape(canary), url.PathEscape(canary), "CANARY"} {
