@@ -1,9 +1,11 @@
-// Package redact keeps credentials out of URLs, error texts and log lines.
+// Package redact keeps credentials, and other values that must not be
+// shown, out of URLs, error texts and log lines.
 //
 // A Redactor knows the secret values of one configuration (a password, an
-// API key, a header value) and replaces every occurrence of them, raw or in
-// any of the forms net/url writes them, with Mask. URL builds the printable
-// form of a request URL with secret query parameters masked by name.
+// API key, a header value), or of one message (its number and text), and
+// replaces every occurrence of them, raw or in any of the forms net/url
+// writes them, with Mask. URL builds the printable form of a request URL
+// with secret query parameters masked by name.
 package redact
 
 import (
@@ -68,23 +70,42 @@ func (r *Redactor) String(s string) string {
 	return r.r.Replace(s)
 }
 
-// Error wraps err so that its text has every secret replaced by Mask. The
-// result unwraps to err, so errors.Is and errors.As still see its chain. It
-// returns nil for a nil err.
+// Error returns err when no error in its chain (err, what it unwraps to,
+// and so on) has a secret in its text, so that errors.Is and errors.As see
+// the chain as it is. Otherwise it returns an error whose text is err's with
+// every secret replaced by Mask, and which unwraps to nothing: every error
+// of the chain may quote the secret. It returns nil for a nil err.
 func (r *Redactor) Error(err error) error {
-	if err == nil {
-		return nil
+	if err == nil || r == nil || r.r == nil || r.clean(err) {
+		return err
 	}
-	return &redactedError{msg: r.String(err.Error()), err: err}
+	return &redactedError{msg: r.String(err.Error())}
 }
 
-type redactedError struct {
-	msg string
-	err error
+// clean reports whether no error in err's chain has a secret in its text.
+func (r *Redactor) clean(err error) bool {
+	if err == nil {
+		return true
+	}
+	if msg := err.Error(); r.String(msg) != msg {
+		return false
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return r.clean(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if !r.clean(e) {
+				return false
+			}
+		}
+	}
+	return true
 }
+
+type redactedError struct{ msg string }
 
 func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
 
 // URL returns u as a string with the password of its user info and the
 // value of every query parameter for which secret reports true replaced by

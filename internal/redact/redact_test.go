@@ -47,12 +47,39 @@ func TestRedactorString(t *testing.T) {
 
 func TestRedactorError(t *testing.T) {
 	r := New("canary")
-	base := fmt.Errorf("open canary: %w", fs.ErrNotExist)
-	err := r.Error(base)
-	assert.NotContains(t, err.Error(), "canary")
-	assert.True(t, errors.Is(err, fs.ErrNotExist))
+
+	clean := fmt.Errorf("open file: %w", fs.ErrNotExist)
+	assert.Same(t, clean, r.Error(clean), "an error without a secret is kept as it is")
+	assert.True(t, errors.Is(r.Error(clean), fs.ErrNotExist))
+
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"in the text", fmt.Errorf("open canary: %w", fs.ErrNotExist)},
+		{"only inside", &hidden{fmt.Errorf("open canary: %w", fs.ErrNotExist)}},
+		{"in a joined error", errors.Join(fs.ErrNotExist, &hidden{errors.New("canary")})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := r.Error(tc.err)
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), "canary")
+			assert.Nil(t, errors.Unwrap(err), "the chain may quote the secret: cut")
+			assert.False(t, errors.Is(err, fs.ErrNotExist))
+		})
+	}
+	assert.Contains(t, r.Error(fmt.Errorf("open canary: %w", fs.ErrNotExist)).Error(), "open REDACTED: file does not exist")
+
 	assert.NoError(t, r.Error(nil))
+	var nilR *Redactor
+	assert.Same(t, clean, nilR.Error(clean))
 }
+
+// hidden is an error whose text does not show the error it wraps.
+type hidden struct{ err error }
+
+func (h *hidden) Error() string { return "something failed" }
+func (h *hidden) Unwrap() error { return h.err }
 
 func TestURL(t *testing.T) {
 	secret := func(n string) bool { return n == "password" || IsSecretName(n) }

@@ -106,8 +106,8 @@ type Config struct {
 	// retried within DialRetries) only when it is a dial or DNS error.
 	HTTPClient *http.Client `json:"-"`
 	// Logger receives one debug line per request (method, host, path,
-	// status, outcome, masked number), never a query string or a secret.
-	// Nil means nothing is logged.
+	// status, outcome, masked number, error), never a query string, a
+	// secret, or the message's number or text. Nil means nothing is logged.
 	Logger *slog.Logger `json:"-"`
 }
 
@@ -123,6 +123,7 @@ type settings struct {
 	staticQuery, staticPrintable string // Params (and the URL's own query, for GET)
 	ucs2Query, ucs2Printable     string // UCS2Params
 	requestURL, receiptURL       string // the URL, without query for GET
+	errorURL                     string // the URL without any query, for errors and logs
 	dynamicSecret                bool   // whether ToParam, TextParam or FromParam is secret
 
 	ucs2UTF16   bool
@@ -137,7 +138,8 @@ type settings struct {
 	dialRetries int
 	retryWait   time.Duration
 	maxConns    int
-	redactor    *redact.Redactor
+	secrets     []string         // every secret value, in the forms sent
+	redactor    *redact.Redactor // of secrets
 }
 
 // errConfig is wrapped by every error of New.
@@ -244,6 +246,7 @@ func (c *Config) settings() (*settings, error) {
 		s.headers.Set(k, v)
 		secrets = append(secrets, v)
 	}
+	s.secrets = secrets
 	s.redactor = redact.New(secrets...)
 
 	s.outcomes, err = c.Outcomes.compile()
@@ -255,6 +258,9 @@ func (c *Config) settings() (*settings, error) {
 	s.dynamicSecret = s.secret(s.to) || s.secret(s.text) || s.from != "" && s.secret(s.from)
 	s.requestURL = ru.String()
 	s.receiptURL = redact.URL(&ru, s.secret)
+	eu := ru
+	eu.RawQuery, eu.ForceQuery = "", false
+	s.errorURL = s.redactor.String(redact.URL(&eu, s.secret))
 	return s, nil
 }
 

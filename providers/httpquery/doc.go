@@ -84,17 +84,23 @@
 // failed request; the provider hides that call from it, so that one failure
 // in a mailing does not make every worker reconnect.
 //
-// # Secrets
+// # Secrets and privacy
 //
 // Credentials never appear in an error, a log line, a Receipt or a panic.
 // Secret values are those of parameters named in Config.SecretParams or
 // whose names contain password, pass, pwd, token, key, secret, api_id, apiid
 // or auth; the basic-auth password; the URL's user-info password; and every
 // header value. Receipt.URL is the request URL with secret parameters shown
-// as REDACTED. The *url.Error of net/http, which quotes the full URL, is
-// replaced by a *RequestError with the redacted URL, and every error text
-// and body excerpt is scrubbed of the secret values. Put credentials in
-// Params or Headers, not in the URL path, which is not redacted.
+// as REDACTED. Put credentials in Params or Headers, not in the URL path,
+// which is not redacted.
+//
+// Nor does a message's number or text appear in an error or a log line,
+// since errors are logged (by the sms.Client too). The *url.Error of
+// net/http, which quotes the full URL, is replaced by a *RequestError with
+// the URL without its query; the body excerpt of a *ResponseError and the
+// text of a network error are scrubbed of every secret and of the number
+// and text, raw or URL-encoded, before they are cut short. Receipt.URL,
+// which goes back to the caller only, keeps the number and text.
 //
 // # Connections
 //

@@ -141,16 +141,16 @@ func (p *Provider) Send(ctx context.Context, msg sms.Message) (sms.Receipt, erro
 	}
 	defer p.afterClose()
 	st := &attemptState{}
-	req, printable, err := p.s.newRequest(withAttempt(ctx, st), msg)
+	req, receiptURL, err := p.s.newRequest(withAttempt(ctx, st), msg)
 	if err != nil {
 		// Only a URL that cannot be rebuilt gets here; it is the same for
 		// every message.
-		return sms.Receipt{}, &sms.Error{Kind: sms.KindFatal, Err: p.s.redactor.Error(err)}
+		return sms.Receipt{}, &sms.Error{Kind: sms.KindFatal, Err: p.s.scrubber(msg).Error(err)}
 	}
-	rc := sms.Receipt{URL: printable}
+	rc := sms.Receipt{URL: receiptURL}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		e := p.requestFailure(ctx, st, req.Method, printable, err)
+		e := p.requestFailure(ctx, st, msg, req.Method, err)
 		p.logSend(ctx, req.URL, msg.To, 0, e)
 		return rc, e
 	}
@@ -161,7 +161,7 @@ func (p *Provider) Send(ctx context.Context, msg sms.Message) (sms.Receipt, erro
 		// The gateway answered but the answer broke off: it may have
 		// accepted the message.
 		e := &sms.Error{Kind: sms.KindAmbiguous, Code: fmt.Sprint(resp.StatusCode),
-			Err: &RequestError{Method: req.Method, URL: printable, Err: p.s.redactor.Error(readErr)}}
+			Err: &RequestError{Method: req.Method, URL: p.s.errorURL, Err: p.s.scrubber(msg).Error(readErr)}}
 		if ctx.Err() != nil && !errors.Is(e, ctx.Err()) {
 			e.Err = errors.Join(e.Err, ctx.Err())
 		}
@@ -181,7 +181,9 @@ func (p *Provider) Send(ctx context.Context, msg sms.Message) (sms.Receipt, erro
 		Err: &ResponseError{
 			StatusCode: resp.StatusCode,
 			Code:       v.code,
-			Body:       p.s.redactor.String(snippet(body)),
+			// Scrubbed whole, then cut: a cut must not leave part of a
+			// secret or of the text.
+			Body: snippet(p.s.scrubber(msg).String(string(body))),
 		},
 	}
 	if e.Kind == sms.KindThrottled || e.Kind == sms.KindTemporary {
@@ -220,7 +222,7 @@ type ResponseError struct {
 	// status as text.
 	Code string
 	// Body is the start of the answer (at most 256 bytes), with every
-	// secret redacted.
+	// secret, and the message's number and text, replaced by REDACTED.
 	Body string
 }
 
@@ -236,12 +238,20 @@ func (e *ResponseError) Error() string {
 }
 
 // RequestError is the cause inside the *sms.Error of a request that got no
-// answer. It replaces the *url.Error of net/http, which quotes the whole
-// URL: URL here is redacted, and Err (the network error) unwraps as usual.
+// answer, or whose answer broke off. It replaces the *url.Error of net/http,
+// which quotes the whole URL, and so the number, the text and the
+// credentials.
 type RequestError struct {
+	// Method is the request's HTTP method.
 	Method string
-	URL    string
-	Err    error
+	// URL is the request URL without its query, and without the password
+	// of its user info.
+	URL string
+	// Err is the network error, with every secret and the message's number
+	// and text replaced by REDACTED. It unwraps as usual (to a
+	// *net.OpError, say) unless its text had to be changed: then it is
+	// just that text, since the errors it wrapped may quote the same.
+	Err error
 }
 
 func (e *RequestError) Error() string {
@@ -251,12 +261,13 @@ func (e *RequestError) Error() string {
 // Unwrap returns the network error.
 func (e *RequestError) Unwrap() error { return e.Err }
 
-func snippet(b []byte) string {
+// snippet returns the start of s, at most 256 bytes.
+func snippet(s string) string {
 	const n = 256
-	if len(b) > n {
-		b = b[:n]
+	if len(s) > n {
+		s = s[:n]
 	}
-	return string(b)
+	return s
 }
 
 // logSend writes one debug line per Send, without the query string.

@@ -108,7 +108,7 @@ func (p *Provider) backoff(min, max time.Duration, attempt int, _ *http.Response
 }
 
 // requestFailure classifies a request that got no answer.
-func (p *Provider) requestFailure(ctx context.Context, st *attemptState, method, printable string, err error) *sms.Error {
+func (p *Provider) requestFailure(ctx context.Context, st *attemptState, msg sms.Message, method string, err error) *sms.Error {
 	inner := err
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -119,7 +119,7 @@ func (p *Provider) requestFailure(ctx context.Context, st *attemptState, method,
 	if p.unsent(st, err) {
 		kind = sms.KindTemporary
 	}
-	e := &sms.Error{Kind: kind, Err: &RequestError{Method: method, URL: printable, Err: p.s.redactor.Error(inner)}}
+	e := &sms.Error{Kind: kind, Err: &RequestError{Method: method, URL: p.s.errorURL, Err: p.s.scrubber(msg).Error(inner)}}
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(e, cerr) {
 		e.Err = errors.Join(e.Err, cerr)
 	}

@@ -1,0 +1,39 @@
+package httpquery
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/smsgateway/sms"
+	"github.com/smsgateway/sms/internal/redact"
+)
+
+// The texts of a failure (the error of Send, and so the sms.Client's log
+// lines, and the provider's own log line) quote neither a secret nor the
+// message's number or text: the request URL appears without its query, and
+// whatever the gateway or the network said is scrubbed by scrubber first.
+
+// scrubber returns a Redactor for the texts of msg's failure: every secret,
+// and msg's number (as given, as sent, normalized, and its digits alone)
+// and text (as given and as sent). redact.New adds the URL-encoded forms
+// of each.
+func (s *settings) scrubber(msg sms.Message) *redact.Redactor {
+	values := append(slices.Clip(s.secrets), msg.To, s.number(msg.To), digits(msg.To), msg.Text)
+	if n, err := sms.NormalizeNumber(msg.To); err == nil {
+		values = append(values, n, digits(n))
+	}
+	if s.ucs2UTF16 && sms.Analyze(msg.Text).Encoding == sms.UCS2 {
+		values = append(values, utf16BE(msg.Text))
+	}
+	return redact.New(values...)
+}
+
+// digits returns the decimal digits of s.
+func digits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if '0' <= r && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
