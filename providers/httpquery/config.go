@@ -230,9 +230,16 @@ func (c *Config) settings() (*settings, error) {
 	for _, n := range c.SecretParams {
 		s.secretNames[n] = true
 	}
+	// Every form in which the provider puts a secret on the wire; the
+	// Redactor adds their URL-encoded forms.
 	secrets := []string{c.Password}
+	if c.Username != "" {
+		secrets = append(secrets, basicAuth(c.Username, c.Password)...)
+	}
 	if p, ok := u.User.Password(); ok {
+		// net/http sends the URL's user info as basic authentication.
 		secrets = append(secrets, p)
+		secrets = append(secrets, basicAuth(u.User.Username(), p)...)
 	}
 	for _, vals := range []url.Values{base, c.Params, c.UCS2Params} {
 		for k, vs := range vals {
@@ -245,6 +252,12 @@ func (c *Config) settings() (*settings, error) {
 	for k, v := range c.Headers {
 		s.headers.Set(k, v)
 		secrets = append(secrets, v)
+		if k := http.CanonicalHeaderKey(k); k == "Authorization" || k == "Proxy-Authorization" {
+			// "Bearer TOKEN": the token alone too.
+			if _, cred, ok := strings.Cut(v, " "); ok {
+				secrets = append(secrets, strings.TrimSpace(cred))
+			}
+		}
 	}
 	s.secrets = secrets
 	s.redactor = redact.New(secrets...)

@@ -90,7 +90,11 @@
 // Secret values are those of parameters named in Config.SecretParams or
 // whose names contain password, pass, pwd, token, key, secret, api_id, apiid
 // or auth; the basic-auth password; the URL's user-info password; and every
-// header value. Receipt.URL is the request URL with secret parameters shown
+// header value. Each is masked in every form the provider puts on the wire:
+// raw, URL-encoded, and for basic authentication (Username and Password, or
+// the URL's user info) the Authorization header's value and the base64 of
+// "user:password" in it; for an Authorization header of the Config, also
+// the credentials after its scheme ("Bearer TOKEN"). Receipt.URL is the request URL with secret parameters shown
 // as REDACTED. Put credentials in Params or Headers, not in the URL path,
 // which is not redacted.
 //

@@ -1,6 +1,7 @@
 package httpquery
 
 import (
+	"encoding/base64"
 	"slices"
 	"strings"
 
@@ -12,6 +13,17 @@ import (
 // lines, and the provider's own log line) quote neither a secret nor the
 // message's number or text: the request URL appears without its query, and
 // whatever the gateway or the network said is scrubbed by scrubber first.
+
+// basicAuth returns the forms in which HTTP basic authentication puts a
+// password on the wire: the Authorization header's value, and the base64
+// of "username:password" in it.
+func basicAuth(username, password string) []string {
+	if password == "" {
+		return nil
+	}
+	b64 := base64.StdEncoding.EncodeToString([]byte(username + ":" + password))
+	return []string{"Basic " + b64, b64}
+}
 
 // scrubber returns a Redactor for the texts of msg's failure: every secret,
 // and msg's number (as given, as sent, normalized, and its digits alone)

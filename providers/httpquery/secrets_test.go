@@ -3,6 +3,7 @@ package httpquery
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,10 +23,17 @@ import (
 
 const canary = "CANARY-s3cr&t/pw"
 
-// assertNoCanary checks that canary appears in s in none of its forms.
+// canaryBasic is the base64 of "user:"+canary, as basic authentication
+// sends it.
+var canaryBasic = base64.StdEncoding.EncodeToString([]byte("user:" + canary))
+
+// assertNoCanary checks that canary appears in s in none of its forms: raw,
+// URL-encoded, in basic authentication's base64 (whole, URL-encoded, or its
+// first 16 characters, which hold "user:CANARY-"), or just its first word.
 func assertNoCanary(t *testing.T, what, s string) {
 	t.Helper()
-	for _, form := range []string{canary, url.QueryEscape(canary), url.PathEscape(canary), "CANARY"} {
+	for _, form := range []string{canary, url.QueryEscape(canary), url.PathEscape(canary), "CANARY",
+		canaryBasic, url.QueryEscape(canaryBasic), canaryBasic[:16]} {
 		assert.NotContains(t, s, form, "%s leaks the secret", what)
 	}
 }
@@ -85,6 +93,20 @@ func echo(status int) http.HandlerFunc {
 	}
 }
 
+// echoCredentials answers 403 with the credentials of the Authorization
+// header in every form: the header's value, the part after its scheme, and
+// basic authentication's password decoded; each also URL-encoded, after pad
+// spaces.
+func echoCredentials(pad int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		_, cred, _ := strings.Cut(auth, " ")
+		_, pw, _ := r.BasicAuth()
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, "%*sauth=%s cred=%s pw=%s q=%s", pad, "", auth, cred, pw, url.Values{"a": {auth}, "c": {cred}}.Encode())
+	}
+}
+
 func TestSecretsNeverLeak(t *testing.T) {
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -101,12 +123,17 @@ func TestSecretsNeverLeak(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 
 	servers := map[string]string{
-		"accepted":  newCounter(t, echo(202)).URL,
-		"rejected":  newCounter(t, echo(400)).URL,
-		"fatal":     newCounter(t, echo(403)).URL,
-		"ambiguous": newCounter(t, echo(502)).URL,
-		"refused":   refusedURL,
-		"timeout":   hang.URL,
+		"accepted":    newCounter(t, echo(202)).URL,
+		"rejected":    newCounter(t, echo(400)).URL,
+		"fatal":       newCounter(t, echo(403)).URL,
+		"ambiguous":   newCounter(t, echo(502)).URL,
+		"credentials": newCounter(t, echoCredentials(0)).URL,
+		// Puts the header's base64 across the 256th byte, where the
+		// excerpt in the error is cut.
+		"credentials cut": newCounter(t, echoCredentials(220)).URL,
+		"raw echo":        rawEcho(t),
+		"refused":         refusedURL,
+		"timeout":         hang.URL,
 	}
 	configs := map[string]func(base string) Config{
 		"param": func(base string) Config {
@@ -121,6 +148,12 @@ func TestSecretsNeverLeak(t *testing.T) {
 		},
 		"basic auth": func(base string) Config {
 			return Config{URL: base + "/send", Username: "user", Password: canary}
+		},
+		"url user info": func(base string) Config {
+			return Config{URL: strings.Replace(base, "http://", "http://user:"+url.PathEscape(canary)+"@", 1) + "/send"}
+		},
+		"bearer token": func(base string) Config {
+			return Config{URL: base + "/send", Headers: map[string]string{"Authorization": "Bearer " + canary}}
 		},
 		"post": func(base string) Config {
 			return Config{URL: base + "/send", Method: "POST", Params: url.Values{"token": {canary}}}
@@ -155,7 +188,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 				assertNoCanary(t, "Result %+v", fmt.Sprintf("%+v", res))
 				assertNoCanary(t, "logs", logs.String())
 				assert.NotEmpty(t, logs.String(), "the provider logged")
-				if cname != "header" && cname != "basic auth" && cname != "post" {
+				if cname != "header" && cname != "basic auth" && cname != "post" && cname != "bearer token" {
 					assert.Contains(t, res.URL, "REDACTED")
 				}
 			})
@@ -180,4 +213,44 @@ func TestURLUserInfoRedacted(t *testing.T) {
 	require.Error(t, err)
 	assertErrorClean(t, err)
 	assertNoCanary(t, "Receipt.URL", rc.URL)
+}
+
+// Every form in which a request carries a secret, headers and the basic
+// authentication that net/http makes of the URL's user info included, is
+// one the Redactor masks.
+func TestRedactorCoversTheWire(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"basic auth":    {URL: "http://gw/send", Username: "user", Password: canary},
+		"url user info": {URL: "http://user:" + url.PathEscape(canary) + "@gw/send"},
+		"header":        {URL: "http://gw/send", Headers: map[string]string{"X-Api-Key": canary}},
+		"bearer":        {URL: "http://gw/send", Headers: map[string]string{"authorization": "Bearer " + canary}},
+		"param":         {URL: "http://gw/send", Params: url.Values{"password": {canary}}},
+		"post param":    {URL: "http://gw/send?api_id=" + url.QueryEscape(canary), Method: "POST", Params: url.Values{"token": {canary}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := cfg.settings()
+			require.NoError(t, err)
+			req, _, err := s.newRequest(context.Background(), testMsg)
+			require.NoError(t, err)
+			wire := []string{req.URL.String(), req.URL.RawQuery}
+			for _, vs := range req.Header {
+				wire = append(wire, vs...)
+			}
+			if u := req.URL.User; u != nil {
+				// What http.Client.Do adds for it.
+				c := &http.Request{Header: http.Header{}}
+				p, _ := u.Password()
+				c.SetBasicAuth(u.Username(), p)
+				wire = append(wire, c.Header.Get("Authorization"))
+			}
+			if req.Method == http.MethodPost {
+				b, err := req.BodyBytes()
+				require.NoError(t, err)
+				wire = append(wire, string(b))
+			}
+			for _, w := range wire {
+				assertNoCanary(t, "redacted "+w, s.redactor.String(w))
+			}
+		})
+	}
 }
