@@ -19,29 +19,34 @@ func TestConformance(t *testing.T) {
 	providertest.RunConformanceTests(t, newConformanceHarness)
 }
 
-// conformanceHarness is an httptest gateway that answers every request as
-// told, the way a generic HTTP gateway with default outcomes would.
+// conformanceHarness gives every provider its own httptest gateway, which
+// answers every request as told, the way a generic HTTP gateway with
+// default outcomes would. One gateway per provider: a late request of an
+// earlier provider (cancelled while it hung) can reach neither the count
+// nor the behavior of the next.
 type conformanceHarness struct {
-	srv       *httptest.Server
-	behavior  atomic.Int64
-	requests  atomic.Int64
-	done      chan struct{}
+	done      chan struct{} // closed by Close: ends hanging requests
 	closeOnce sync.Once
 	mu        sync.Mutex
-	providers []*Provider
+	gateways  []*conformanceGateway
+}
+
+type conformanceGateway struct {
+	srv      *httptest.Server
+	p        *Provider
+	behavior providertest.Behavior
+	requests atomic.Int64
 }
 
 const conformanceSecret = "CANARY-conformance&pw"
 
 func newConformanceHarness(_ context.Context, _ *testing.T) (providertest.Harness, error) {
-	h := &conformanceHarness{done: make(chan struct{})}
-	h.srv = httptest.NewServer(http.HandlerFunc(h.serve))
-	return h, nil
+	return &conformanceHarness{done: make(chan struct{})}, nil
 }
 
-func (h *conformanceHarness) serve(w http.ResponseWriter, r *http.Request) {
-	h.requests.Add(1)
-	switch providertest.Behavior(h.behavior.Load()) {
+func (h *conformanceHarness) serve(g *conformanceGateway, w http.ResponseWriter, r *http.Request) {
+	g.requests.Add(1)
+	switch g.behavior {
 	case providertest.Accept:
 		w.WriteHeader(http.StatusAccepted)
 	case providertest.Reject:
@@ -68,19 +73,30 @@ func (h *conformanceHarness) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *conformanceHarness) MakeProvider(_ context.Context, b providertest.Behavior) (sms.Provider, error) {
-	p, err := New(Config{URL: h.srv.URL + "/send", Params: url.Values{"password": {conformanceSecret}}})
+	g := &conformanceGateway{behavior: b}
+	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serve(g, w, r) }))
+	p, err := New(Config{URL: g.srv.URL + "/send", Params: url.Values{"password": {conformanceSecret}}})
 	if err != nil {
+		g.srv.Close()
 		return nil, err
 	}
+	g.p = p
 	h.mu.Lock()
-	h.providers = append(h.providers, p)
+	h.gateways = append(h.gateways, g)
 	h.mu.Unlock()
-	h.behavior.Store(int64(b))
-	h.requests.Store(0)
 	return p, nil
 }
 
-func (h *conformanceHarness) Requests() int             { return int(h.requests.Load()) }
+// Requests counts the requests of the last MakeProvider's gateway.
+func (h *conformanceHarness) Requests() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.gateways) == 0 {
+		return 0
+	}
+	return int(h.gateways[len(h.gateways)-1].requests.Load())
+}
+
 func (h *conformanceHarness) Secret() string            { return conformanceSecret }
 func (h *conformanceHarness) RetryAfter() time.Duration { return 7 * time.Second }
 
@@ -88,10 +104,10 @@ func (h *conformanceHarness) Close() {
 	h.closeOnce.Do(func() {
 		close(h.done)
 		h.mu.Lock()
-		for _, p := range h.providers {
-			_ = p.Close()
+		defer h.mu.Unlock()
+		for _, g := range h.gateways {
+			_ = g.p.Close()
+			g.srv.Close()
 		}
-		h.mu.Unlock()
-		h.srv.Close()
 	})
 }

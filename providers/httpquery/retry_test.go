@@ -108,10 +108,15 @@ func TestAcceptAndCloseIsAmbiguousOnce(t *testing.T) {
 	assert.True(t, errors.As(err, &re))
 }
 
-// A server that hangs past the timeout: one request, ambiguous.
+// A server that hangs past the timeout: one request, ambiguous. The
+// requests are counted on the client's side (one connection each, since a
+// timed-out connection is closed): the server may run its handler only
+// after the client has given up.
 func TestTimeoutAfterWriteIsAmbiguousOnce(t *testing.T) {
 	release := make(chan struct{})
+	started := make(chan struct{}, 1)
 	srv := newCounter(t, func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
 		select {
 		case <-r.Context().Done():
 		case <-release:
@@ -119,13 +124,18 @@ func TestTimeoutAfterWriteIsAmbiguousOnce(t *testing.T) {
 	})
 	t.Cleanup(func() { close(release) }) // runs before srv.Close
 
-	p := newProvider(t, Config{URL: srv.URL, Timeout: sms.Duration(100 * time.Millisecond)}, nil)
+	var dials atomic.Int64
+	// The timeout leaves the loopback dial plenty of time, so that it
+	// expires after the request was written.
+	p := newProvider(t, Config{URL: srv.URL, Timeout: sms.Duration(500 * time.Millisecond)}, countingDialer(&dials, nil))
 	_, err := p.Send(context.Background(), testMsg)
 	assert.Equal(t, sms.KindAmbiguous, kindOf(t, err))
-	assert.Equal(t, int64(1), srv.requests.Load())
 	var ne net.Error
 	require.True(t, errors.As(err, &ne))
 	assert.True(t, ne.Timeout())
+	assert.Equal(t, int64(1), dials.Load(), "nothing resent")
+	<-started // the request reached the gateway
+	assert.Equal(t, int64(1), srv.requests.Load())
 }
 
 // Context cancelled while the gateway is working: ambiguous, matching the
