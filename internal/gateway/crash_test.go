@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -52,27 +51,18 @@ func TestInterruptedMessages(t *testing.T) {
 // provider a queued task asked for: the task fails instead of waiting
 // forever.
 func TestProviderRemoved(t *testing.T) {
-	dir := t.TempDir()
-	open := func(cfg *Config) *testService {
-		svc, err := New(context.Background(), Options{Config: cfg, DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
-		require.NoError(t, err)
-		return &testService{svc: svc, srv: httptest.NewServer(svc.Handler())}
-	}
-	stop := func(ts *testService) {
-		ts.svc.Drain()
-		ts.srv.Close()
-		require.NoError(t, ts.svc.Shutdown(context.Background()))
-	}
-
-	// Accepted, never started: the task waits in the database.
-	ts := open(testConfig(map[string]ProviderConfig{"gone": {Type: "log"}, "log": {Type: "log"}}))
+	o := Options{Config: testConfig(map[string]ProviderConfig{"gone": {Type: "log"}, "log": {Type: "log"}}), DataDir: t.TempDir(), Logger: testLogger()}
+	svc, err := New(context.Background(), o) // not started: the task waits in the database
+	require.NoError(t, err)
+	ts := &testService{svc: svc, srv: httptest.NewServer(svc.Handler())}
 	var a answer
 	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=gone&phone_number=79990000001&message=x&wait=0", "", &a))
-	stop(ts)
+	closeService(t, ts.svc, ts.srv)
 
-	ts = open(testConfig(map[string]ProviderConfig{"log": {Type: "log"}}))
-	defer stop(ts)
-	require.NoError(t, ts.svc.Start(context.Background()))
+	o.Config = testConfig(map[string]ProviderConfig{"log": {Type: "log"}})
+	svc, srv := openService(t, o)
+	defer closeService(t, svc, srv)
+	ts = &testService{svc: svc, srv: srv}
 	got := ts.awaitTask(t, a.TaskID)
 	assert.Equal(t, store.StatusFailure, got.TaskStatus)
 	r := got.single(t)

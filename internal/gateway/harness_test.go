@@ -268,3 +268,24 @@ func newServer(t *testing.T, svc *Service) *httptest.Server {
 	t.Helper()
 	return httptest.NewServer(svc.Handler())
 }
+
+// testLogger discards the service's logs.
+func testLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// openService starts a Service with o behind an httptest server; the test
+// stops both with closeService.
+func openService(t testing.TB, o Options) (*Service, *httptest.Server) {
+	t.Helper()
+	svc, err := New(context.Background(), o)
+	require.NoError(t, err)
+	require.NoError(t, svc.Start(context.Background()))
+	return svc, httptest.NewServer(svc.Handler())
+}
+
+// closeService stops what openService started.
+func closeService(t testing.TB, svc *Service, srv *httptest.Server) {
+	t.Helper()
+	svc.Drain()
+	srv.Close()
+	require.NoError(t, svc.Shutdown(context.Background()))
+}

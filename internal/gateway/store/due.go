@@ -47,6 +47,10 @@ func (h *dueHeap) Pop() any {
 	return x
 }
 
+// clockSlack is how long after its stored time a job is surely due by the
+// database's clock (see riverQueue.wake).
+const clockSlack = time.Millisecond
+
 // dueLoad is how many scheduled jobs a start loads: the soonest. Later ones
 // are found by River's scheduler, 5 s late at worst.
 const dueLoad = 10000
@@ -110,24 +114,32 @@ func (d *dueTimer) loop() {
 	}
 }
 
-// release makes a scheduled job available now and wakes the workers. A job
-// River already moved (or ran) is left alone.
+// release makes a job due now available and wakes the workers. River's
+// scheduler may have made it available already, ahead of its time (it
+// looks one interval ahead), but then only a fetch poll would pick it up.
+// A job already running or finished is left alone.
 func (d *dueTimer) release(id int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	job, err := d.q.jobGet(ctx, id)
-	if err != nil || job.State != rivertype.JobStateScheduled {
+	if err != nil {
+		return
+	}
+	switch job.State {
+	case rivertype.JobStateScheduled:
+		if job, err = d.q.retry(ctx, id); err != nil {
+			d.log.WarnContext(ctx, "cannot start a delayed task on time; River's scheduler will", "job_id", id, "error", err)
+			return
+		}
+	case rivertype.JobStateAvailable:
+	default:
 		return
 	}
 	var args TaskArgs
 	if err := json.Unmarshal(job.EncodedArgs, &args); err != nil {
 		return
 	}
-	if err := d.q.retry(ctx, id); err != nil {
-		d.log.WarnContext(ctx, "cannot start a delayed task on time; River's scheduler will", "job_id", id, "error", err)
-		return
-	}
-	d.q.wake(ctx, args)
+	d.q.wake(job.ScheduledAt, args)
 }
 
 // close stops the timer.

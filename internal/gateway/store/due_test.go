@@ -50,14 +50,15 @@ func (f *fakeQueue) jobList(context.Context, *river.JobListParams) ([]*rivertype
 	return out, nil
 }
 
-func (f *fakeQueue) retry(_ context.Context, id int64) error {
+func (f *fakeQueue) retry(_ context.Context, id int64) (*rivertype.JobRow, error) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.jobs[id].State = rivertype.JobStateAvailable
-	f.mu.Unlock()
-	return nil
+	j := *f.jobs[id]
+	return &j, nil
 }
 
-func (f *fakeQueue) wake(_ context.Context, args TaskArgs) {
+func (f *fakeQueue) wake(_ time.Time, args TaskArgs) {
 	f.mu.Lock()
 	f.woken = append(f.woken, args.TaskID)
 	f.mu.Unlock()
@@ -70,8 +71,9 @@ func (f *fakeQueue) add(id int64, state rivertype.JobState, at time.Time) {
 }
 
 // TestDueTimer: scheduled jobs are released in the order of their time, not
-// before it, with a wake-up each; jobs found at start count too, and a job
-// River already moved is left alone.
+// before it, with a wake-up each; jobs found at start count too, a job
+// River made available ahead of its time is woken for, and a job that
+// already ran is left alone.
 func TestDueTimer(t *testing.T) {
 	now := time.Now()
 	q := &fakeQueue{jobs: map[int64]*rivertype.JobRow{}, released: make(chan int64, 10)}
@@ -79,6 +81,7 @@ func TestDueTimer(t *testing.T) {
 	q.add(2, rivertype.JobStateScheduled, now.Add(20*time.Millisecond))
 	q.add(3, rivertype.JobStateScheduled, now.Add(40*time.Millisecond))
 	q.add(4, rivertype.JobStateCompleted, now.Add(30*time.Millisecond)) // already ran
+	q.add(5, rivertype.JobStateAvailable, now.Add(50*time.Millisecond)) // made available ahead of time by River
 	d := newDueTimer(q, nil)
 	require.NoError(t, d.start(context.Background()))
 	defer d.close()
@@ -86,11 +89,11 @@ func TestDueTimer(t *testing.T) {
 	delete(q.jobs, 1) // start found it; the others are added as inserted
 	q.add(1, rivertype.JobStateScheduled, now.Add(60*time.Millisecond))
 	q.mu.Unlock()
-	d.add(3, now.Add(40*time.Millisecond))
 	d.add(4, now.Add(30*time.Millisecond))
+	d.add(5, now.Add(50*time.Millisecond))
 
 	var order []int64
-	for range 3 {
+	for range 4 {
 		select {
 		case id := <-q.released:
 			q.mu.Lock()
@@ -102,9 +105,9 @@ func TestDueTimer(t *testing.T) {
 			t.Fatal("a job was not released")
 		}
 	}
-	assert.Equal(t, []int64{2, 3, 1}, order)
+	assert.Equal(t, []int64{2, 3, 5, 1}, order)
 	q.mu.Lock()
-	assert.Equal(t, []string{"t2", "t3", "t1"}, q.woken)
+	assert.Equal(t, []string{"t2", "t3", "t5", "t1"}, q.woken)
 	assert.Equal(t, rivertype.JobStateCompleted, q.jobs[4].State, "a job no longer scheduled is left alone")
 	q.mu.Unlock()
 }

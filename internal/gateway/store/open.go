@@ -53,9 +53,10 @@ type jobQueue interface {
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
 	jobList(ctx context.Context, params *river.JobListParams) ([]*rivertype.JobRow, error)
-	retry(ctx context.Context, id int64) error
-	// wake makes the workers fetch at once (see riverQueue.wake).
-	wake(ctx context.Context, args TaskArgs)
+	retry(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	// wake makes the workers fetch once the job is due (see
+	// riverQueue.wake).
+	wake(at time.Time, args TaskArgs)
 }
 
 // withUnique returns opts with the task's job unique by its arguments
@@ -105,18 +106,32 @@ func (q *riverQueue[TTx]) insert(ctx context.Context, args TaskArgs, opts *river
 		return 0, err
 	}
 	if !q.db.listens && res.Job.State == rivertype.JobStateAvailable {
-		q.wake(ctx, args) // on PostgreSQL the insert's NOTIFY did
+		q.wake(res.Job.ScheduledAt, args) // on PostgreSQL the insert's NOTIFY did
 	}
 	return res.Job.ID, nil
 }
 
-// wake makes the workers fetch at once the job of args, which is
-// available. River wakes them after an insert outside a transaction (on
-// SQLite its local fetcher, see pollOnly; on PostgreSQL every process's,
-// through NOTIFY): inserting the job again, which its unique key turns
-// into a no-op, is that insert. The fetch poll is the backstop.
-func (q *riverQueue[TTx]) wake(ctx context.Context, args TaskArgs) {
-	_, _ = q.client.Insert(ctx, args, withUnique(nil))
+// wake makes the workers fetch the job of args, which is available, as
+// soon as it is due at (its stored scheduled_at) by the database's clock.
+// River wakes them after an insert outside a transaction (on SQLite its
+// local fetcher, see pollOnly; on PostgreSQL every process's, through
+// NOTIFY): inserting the job again, which its unique key turns into a
+// no-op, is that insert. The fetch poll is the backstop.
+//
+// The wait is for SQLite, whose clock for due jobs has milliseconds while
+// River rounds the time it stores to the nearest one: a job stored as due
+// "now" may not be due yet for a fetch in the same millisecond.
+func (q *riverQueue[TTx]) wake(at time.Time, args TaskArgs) {
+	insert := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = q.client.Insert(ctx, args, withUnique(nil))
+	}
+	if d := time.Until(at.Add(clockSlack)); d > 0 {
+		time.AfterFunc(d, insert)
+		return
+	}
+	insert()
 }
 
 func (q *riverQueue[TTx]) jobList(ctx context.Context, params *river.JobListParams) ([]*rivertype.JobRow, error) {
@@ -127,9 +142,8 @@ func (q *riverQueue[TTx]) jobList(ctx context.Context, params *river.JobListPara
 	return res.Jobs, nil
 }
 
-func (q *riverQueue[TTx]) retry(ctx context.Context, id int64) error {
-	_, err := q.client.JobRetry(ctx, id)
-	return err
+func (q *riverQueue[TTx]) retry(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	return q.client.JobRetry(ctx, id)
 }
 
 func (q *riverQueue[TTx]) jobGet(ctx context.Context, id int64) (*rivertype.JobRow, error) {
