@@ -55,11 +55,14 @@ const (
 // NormalizeNumber is the default Normalizer. It is deliberately light and
 // guesses no country:
 //
-//   - spaces, dashes, dots and parentheses are dropped;
+//   - spaces, dashes, dots and parentheses between digits are dropped;
 //   - one leading '+' is kept;
 //   - what remains must be 7 to 15 digits (E.164 allows at most 15);
 //   - anything else (letters, a '+' inside the number, other symbols) is an
-//     error.
+//     error, and so is what reads as a number rather than a phone number: a
+//     sign ('-' before the first digit) and a single dot, which is a
+//     decimal fraction ("88005553535.0" is not 880055535350). Dots separate
+//     groups only when there are two or more: "06.12.34.56.78".
 //
 // National forms pass as given: "8 (800) 555-35-35" becomes "88005553535",
 // "+1 (555) 010-0000" becomes "+15550100000".
@@ -77,6 +80,8 @@ func NormalizeNumber(number string) (string, error) {
 		case r >= '0' && r <= '9':
 			b.WriteRune(r)
 			digits++
+		case r == '-' && digits == 0:
+			return "", fmt.Errorf("%w: a sign before the number", ErrInvalidNumber)
 		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
 		case r == '+':
 			if digits > 0 || b.Len() > 0 {
@@ -88,6 +93,8 @@ func NormalizeNumber(number string) (string, error) {
 		}
 	}
 	switch {
+	case strings.Count(number, ".") == 1:
+		return "", fmt.Errorf("%w: a decimal fraction, not a phone number", ErrInvalidNumber)
 	case digits == 0:
 		return "", fmt.Errorf("%w: no digits", ErrInvalidNumber)
 	case digits < minDigits:

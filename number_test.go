@@ -25,6 +25,8 @@ func TestNormalizeNumber(t *testing.T) {
 		{name: "international", in: "+79161234567", want: "+79161234567"},
 		{name: "separators", in: "8 (800) 555-35-35", want: "88005553535"},
 		{name: "dots", in: "+49.30.1234567", want: "+49301234567"},
+		{name: "dotted groups", in: "06.12.34.56.78", want: "0612345678"},
+		{name: "dash between digits", in: "8-800-555-35-35", want: "88005553535"},
 		{name: "plus then parenthesis", in: "+1 (555) 010-0000", want: "+15550100000"},
 		{name: "parenthesis then plus", in: "(+7) 916 123 45 67", want: "+79161234567"},
 		{name: "spaces around", in: "  +7 916 123 45 67  ", want: "+79161234567"},
@@ -49,6 +51,14 @@ func TestNormalizeNumber(t *testing.T) {
 		{name: "fullwidth digits", in: "８８００５５５３５３５", invalid: true},
 		{name: "no-break space", in: "8800\u00a05553535", invalid: true},
 		{name: "invalid UTF-8", in: "8800\xff5553535", invalid: true},
+		// What reads as a number rather than a phone number is refused,
+		// not sent to another number.
+		{name: "decimal fraction", in: "88005553535.0", invalid: true},
+		{name: "decimal point inside", in: "8800555.3535", invalid: true},
+		{name: "trailing dot", in: "88005553535.", invalid: true},
+		{name: "negative", in: "-88005553535", invalid: true},
+		{name: "negative after a space", in: " -88005553535", invalid: true},
+		{name: "exponent", in: "8.8005553535e10", invalid: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +82,7 @@ func FuzzNormalizeNumber(f *testing.F) {
 	for _, s := range []string{
 		"88005553535", "85539317914264", "+7 (916) 123-45-67", "(+7)9161234567", "7+916", "++1234567",
 		"", "+", "123456", "+1234567890123456", "1-800-FLOWERS", "８８００", "\xff",
+		"88005553535.0", "-88005553535", "06.12.34.56.78",
 	} {
 		f.Add(s)
 	}
@@ -86,7 +97,14 @@ func FuzzNormalizeNumber(f *testing.F) {
 			}
 			return r
 		}, in)
-		if !validNumber.MatchString(stripped) {
+		// What reads as a number rather than a phone number: a sign
+		// before the first digit, or exactly one dot.
+		prefix := in
+		if i := strings.IndexAny(in, "0123456789"); i >= 0 {
+			prefix = in[:i]
+		}
+		numeric := strings.Count(in, ".") == 1 || strings.Contains(prefix, "-")
+		if !validNumber.MatchString(stripped) || numeric {
 			require.ErrorIs(t, err, sms.ErrInvalidNumber, "accepted %q as %q", in, got)
 			require.Empty(t, got)
 			return

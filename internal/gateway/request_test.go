@@ -102,6 +102,11 @@ func TestDecodeRequestProblems(t *testing.T) {
 		fields            []string
 	}{
 		{"negative integer in JSON", "", `{"address":"log","message":"x","phone_number":-88005553535}`, false, []string{"phone_number"}},
+		{"negative number in the query", "address=log&message=x&phone_number=-88005553535", "", false, []string{"phone_number"}},
+		{"fraction in the query", "address=log&message=x&phone_number=88005553535.0", "", false, []string{"phone_number"}},
+		{"fraction as a JSON string", "", `{"address":"log","message":"x","phone_number":"88005553535.0"}`, false, []string{"phone_number"}},
+		{"exponent in the query", "address=log&message=x&phone_number=8.8005553535e10", "", false, []string{"phone_number"}},
+		{"whitespace-only message", "address=log&message=%20%0A&phone_number=88005553535", "", false, []string{"message"}},
 		{"fraction in JSON", "", `{"address":"log","message":"x","phone_number":88005553535.0}`, false, []string{"phone_number"}},
 		{"exponent in JSON", "", `{"address":"log","message":"x","phone_number":8.8005553535e10}`, false, []string{"phone_number"}},
 		{"lists of lists", "address=log&message=x", `[[1],[2]]`, true, []string{"phone_numbers[0]", "phone_numbers[1]"}},
