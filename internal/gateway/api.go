@@ -206,11 +206,13 @@ func (a *api) submit(mailing bool) http.Handler {
 			}
 		}
 		a.metrics.final(t.Address, store.StateSkipped, "", skipped)
-		ans, err := a.wait(r.Context(), t, time.Duration(req.Wait))
-		if err != nil {
-			// The task is queued: say so rather than fail.
-			a.log.ErrorContext(r.Context(), "read task", "task_id", t.ID, "error", err)
-			ans = taskAnswer{TaskID: t.ID, TaskStatus: store.StatusPending}
+		ans := queued(t, msgs) // what the task is as written
+		if req.Wait > 0 {
+			if ans, err = a.wait(r.Context(), t, time.Duration(req.Wait)); err != nil {
+				// The task is queued: say so rather than fail.
+				a.log.ErrorContext(r.Context(), "read task", "task_id", t.ID, "error", err)
+				ans = queued(t, msgs)
+			}
 		}
 		writeJSON(w, http.StatusOK, ans)
 	})
@@ -254,6 +256,19 @@ func entryOf(m store.Message) resultEntry {
 		State: m.Status, MessageID: m.MessageID, Vendor: m.Vendor, Kind: m.Kind, Error: m.Error,
 		Attempts: m.Attempts, Parts: m.Parts,
 	}
+}
+
+// queued is the answer for task t as just queued with its rows msgs.
+func queued(t store.Task, msgs []store.Message) taskAnswer {
+	ans := taskAnswer{TaskID: t.ID, TaskStatus: store.StatusPending}
+	if t.Kind == store.KindMailing {
+		counts := store.Counts{}
+		for _, m := range msgs {
+			counts[m.Status]++
+		}
+		ans.Progress = &progress{Done: t.Total - counts.Active(), Total: t.Total, Counts: counts}
+	}
+	return ans
 }
 
 // read returns the current answer for task t.

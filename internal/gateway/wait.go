@@ -79,7 +79,7 @@ func (a *api) wait(ctx context.Context, t store.Task, d time.Duration) (taskAnsw
 	for {
 		woke, drop := a.waiters.register(t.ID)
 		ans, err := a.read(ctx, t)
-		if err != nil || store.Final(ans.TaskStatus) || d <= 0 {
+		if err != nil || store.Final(ans.TaskStatus) {
 			drop()
 			return ans, err
 		}
