@@ -75,8 +75,8 @@
 // default), and more than one only when the earlier ones never connected.
 // net/http's own silent resend of a GET over a reused connection, after the
 // request was written, is switched off as well: each GET carries an empty
-// body without GetBody, which net/http does not replay, and sends as no
-// body at all.
+// body without GetBody, which net/http does not replay and, with the
+// "identity" transfer encoding, sends as no body at all.
 // Redirects are not followed. Message-level retries (of
 // temporary and throttled outcomes) belong to the sms.Client.
 //

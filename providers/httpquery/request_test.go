@@ -143,6 +143,7 @@ func TestRequestMethodHeadersAuth(t *testing.T) {
 	assert.Nil(t, get.GetBody, "a GET must not be replayable by net/http")
 	assert.NotNil(t, get.Body, "a GET must not be replayable by net/http")
 	assert.NotEqual(t, http.NoBody, get.Body, "a GET must not be replayable by net/http")
+	assert.Equal(t, []string{"identity"}, get.TransferEncoding, "no probe of the body")
 }
 
 func TestRequestJasminUTF16(t *testing.T) {
