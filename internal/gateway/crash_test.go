@@ -27,7 +27,7 @@ func TestInterruptedMessages(t *testing.T) {
 			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address="+name+"&message=x&wait=0", "[79990000001, 79990000002]", &a))
 			// As if a previous run had handed the first number to the
 			// provider and died.
-			require.NoError(t, ts.svc.store.MarkSending(context.Background(), a.TaskID, []int{0}))
+			require.NoError(t, ts.svc.store.MarkSending(context.Background(), a.TaskID, 0))
 			require.NoError(t, ts.svc.Start(context.Background()))
 
 			a = ts.awaitTask(t, a.TaskID)

@@ -2,10 +2,11 @@ package gateway
 
 import (
 	"bytes"
-	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/smsgateway/sms"
+	"github.com/smsgateway/sms/internal/gateway/store"
 )
 
 // ProviderConfig configures one named provider (the original's "address").
@@ -79,8 +81,6 @@ func decodeOptions(raw json.RawMessage, v any) error {
 // (retries, rate limit, concurrency, attempt timeout).
 type provider struct {
 	client *sms.Client
-	// concurrency is how many messages the Client sends at once.
-	concurrency int
 	// idempotent: the gateway deduplicates by message ID, so a message
 	// interrupted by a crash can be sent again safely.
 	idempotent bool
@@ -123,8 +123,9 @@ func (b *providerSet) build(name string) (sms.Provider, error) {
 }
 
 // buildProviders constructs every configured provider with the factories
-// of types, each with its own sms.Client.
-func buildProviders(cfg *Config, types map[string]ProviderFactory, hooks func(name string) sms.Hooks, log *slog.Logger) (map[string]*provider, error) {
+// of types. Each gets its own sms.Client over a marking wrapper that marks
+// the message's row in flight before every attempt.
+func buildProviders(cfg *Config, types map[string]ProviderFactory, st rowMarker, hooks func(name string) sms.Hooks, log *slog.Logger) (map[string]*provider, error) {
 	b := &providerSet{cfg: cfg, types: types, log: log, raw: map[string]sms.Provider{}, building: map[string]bool{}}
 	out := make(map[string]*provider, len(cfg.Providers))
 	for _, name := range cfg.names() {
@@ -132,9 +133,9 @@ func buildProviders(cfg *Config, types map[string]ProviderFactory, hooks func(na
 		p, err := b.build(name)
 		if err == nil {
 			var c *sms.Client
-			c, err = sms.New(p, clientOptions(cfg, pc, hooks(name), log.With("provider", name))...)
+			c, err = sms.New(&marking{p: p, store: st}, clientOptions(cfg, pc, hooks(name), log.With("provider", name))...)
 			ip, ok := p.(sms.IdempotentProvider)
-			out[name] = &provider{client: c, concurrency: cmp.Or(pc.Concurrency, sms.DefaultConcurrency), idempotent: ok && ip.Idempotent()}
+			out[name] = &provider{client: c, idempotent: ok && ip.Idempotent()}
 		}
 		if err != nil {
 			_ = closeProviders(out)
@@ -163,6 +164,55 @@ func clientOptions(cfg *Config, pc ProviderConfig, hooks sms.Hooks, log *slog.Lo
 		opts = append(opts, sms.WithConcurrency(pc.Concurrency))
 	}
 	return opts
+}
+
+// rowMarker marks a message row as in flight.
+type rowMarker interface {
+	MarkSending(ctx context.Context, taskID string, index int) error
+}
+
+// marking wraps a Provider: before each attempt it marks the message's row
+// (found by its ID, store.MessageKey) as in flight, and counts the
+// attempt, so that a crash cannot make it be sent again unnoticed. The
+// marks of concurrent sends share a commit (see store.MarkSending).
+type marking struct {
+	p     sms.Provider
+	store rowMarker
+}
+
+// markTimeout bounds the write that marks a row. It runs without the
+// send's cancellation: a cancelled send is not attempted, but its mark is
+// not left half-way either.
+const markTimeout = 10 * time.Second
+
+func (m *marking) Send(ctx context.Context, msg sms.Message) (sms.Receipt, error) {
+	if taskID, index, ok := store.ParseMessageKey(msg.ID); ok {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+		err := m.store.MarkSending(wctx, taskID, index)
+		cancel()
+		if err != nil {
+			// Nothing reached the gateway: safe to retry.
+			return sms.Receipt{}, &sms.Error{Kind: sms.KindTemporary, Err: fmt.Errorf("message log: %w", err)}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return sms.Receipt{}, &sms.Error{Kind: sms.KindTemporary, Err: err}
+	}
+	return m.p.Send(ctx, msg)
+}
+
+// Idempotent passes on the wrapped provider's capability.
+func (m *marking) Idempotent() bool {
+	ip, ok := m.p.(sms.IdempotentProvider)
+	return ok && ip.Idempotent()
+}
+
+// Close closes the wrapped provider when it is an io.Closer.
+func (m *marking) Close() error {
+	if c, ok := m.p.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // closeProviders closes every provider's Client.

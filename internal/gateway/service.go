@@ -11,7 +11,8 @@
 //	store/task.go        the task and message states and the rules over them
 //	store/               the database: River's queue and the service's rows
 //	worker.go            a task's run: its rows through the provider's Client
-//	providers.go         the configured providers, each with its sms.Client
+//	providers.go         the configured providers, each an sms.Client over a
+//	                     wrapper that marks a row in flight before each attempt
 //	wait.go              requests that wait for a task's result
 //
 // service.go builds them in that straight line: config, store, providers,
@@ -117,7 +118,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	m := newMetrics(st)
 	types := maps.Clone(builtinTypes)
 	maps.Copy(types, o.Types)
-	providers, err := buildProviders(cfg, types, m.hooks, log)
+	providers, err := buildProviders(cfg, types, st, m.hooks, log)
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -17,8 +17,6 @@ import (
 type workerStore interface {
 	ActiveMessages(ctx context.Context, taskID string) ([]store.Message, error)
 	Recorder() *store.Recorder
-	MarkSending(ctx context.Context, taskID string, indexes []int) error
-	Requeue(ctx context.Context, taskID string, indexes []int) error
 	Settle(ctx context.Context, taskID string, from []string, to, kind, errText string) (int64, error)
 	FailRetries(ctx context.Context, taskID, prefix string) (int64, error)
 	Counts(ctx context.Context, taskID string) (store.Counts, error)
@@ -86,7 +84,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 	if err != nil {
 		return err
 	}
-	stopped, runErr, err := w.send(ctx, wctx, p, a, todo)
+	stopped, runErr, err := w.send(ctx, p, a, todo)
 	if err != nil {
 		return fmt.Errorf("message log: %w", err)
 	}
@@ -147,23 +145,14 @@ func (w *taskWorker) settleInterrupted(ctx context.Context, a store.TaskArgs, id
 
 // send streams the messages todo through the provider's Client until the
 // slice ends or the service drains, and records each outcome as it comes
-// (in batches: see store.Recorder).
-//
-// Before it hands a message to the Client, the message's row is marked
-// "sending" and committed, so that a crash leaves it marked as in flight
-// (see settleInterrupted). The rows are marked ahead in chunks of the
-// provider's concurrency, one write per chunk; the rows a run marked but
-// did not hand over go back to the queue at its end.
-//
-// stopped says whether it stopped before the end of todo; runErr is why
-// the Client stopped early; err the first failed write.
-func (w *taskWorker) send(ctx, wctx context.Context, p *provider, a store.TaskArgs, todo []store.Message) (stopped bool, runErr, err error) {
+// (in batches: see store.Recorder). stopped says whether it stopped before
+// the end of todo; runErr is why the Client stopped early; err the first
+// failed write.
+func (w *taskWorker) send(ctx context.Context, p *provider, a store.TaskArgs, todo []store.Message) (stopped bool, runErr, err error) {
 	rec := w.store.Recorder()
 	deadline := w.now().Add(w.slice)
-	marked := 0 // todo[:marked] are marked sending
-	var markErr error
 	msgs := func(yield func(sms.Message) bool) {
-		for i, m := range todo {
+		for _, m := range todo {
 			select {
 			case <-w.draining:
 				stopped = true
@@ -174,46 +163,22 @@ func (w *taskWorker) send(ctx, wctx context.Context, p *provider, a store.TaskAr
 				stopped = true
 				return
 			}
-			if i == marked {
-				chunk := todo[i:min(i+p.concurrency, len(todo))]
-				if markErr = w.store.MarkSending(wctx, a.TaskID, indexes(chunk)); markErr != nil {
-					return
-				}
-				marked += len(chunk)
-			}
 			if !yield(sms.Message{To: m.Number, Text: a.Text, From: a.From, ID: store.MessageKey(a.TaskID, m.Index)}) {
 				return
 			}
 		}
 	}
-	handed := make([]bool, len(todo))
 	_, runErr = p.client.MailingStream(ctx, sms.Stream{Messages: msgs, AllowDuplicates: true}, func(r sms.Result) {
 		m := todo[r.Index]
 		if !fillOutcome(&m, r) {
 			return // not attempted for a reason that leaves it queued
 		}
-		handed[r.Index] = true
-		rec.Record(m, r.Attempts)
+		rec.Record(m)
 		if m.Status != store.StateRetry {
 			w.final(a.Address, m.Status, m.Kind, 1)
 		}
 	})
-	var back []int
-	for i, m := range todo[:marked] {
-		if !handed[i] {
-			back = append(back, m.Index)
-		}
-	}
-	return stopped, runErr, errors.Join(markErr, rec.Flush(), w.store.Requeue(wctx, a.TaskID, back))
-}
-
-// indexes returns the entry indexes of msgs.
-func indexes(msgs []store.Message) []int {
-	out := make([]int, len(msgs))
-	for i, m := range msgs {
-		out[i] = m.Index
-	}
-	return out
+	return stopped, runErr, rec.Flush()
 }
 
 // finish records the task's outcome as the job's output.

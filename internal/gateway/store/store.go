@@ -225,33 +225,19 @@ func (s *Store) Counts(ctx context.Context, taskID string) (Counts, error) {
 	return out, r.Err()
 }
 
-// MarkSending records that the entries indexes of task taskID are about
-// to be handed to the provider, and returns once the mark is committed
-// (with the other writes of its batch, see writer): a crash then leaves
-// them marked as in flight. Only active messages are marked.
-func (s *Store) MarkSending(ctx context.Context, taskID string, indexes []int) error {
-	args := []any{StateSending, s.now().UnixMicro(), taskID}
+// markSQL marks a message in flight and counts the attempt.
+var markSQL = `UPDATE sms_message SET status = ?, attempts = attempts + 1, updated_at = ? WHERE task_id = ? AND idx = ? AND status IN (` + inList(len(activeStates)) + `)`
+
+// MarkSending records that entry index of task taskID is being handed to
+// the provider, and counts the attempt. It returns once the mark is
+// committed, with the marks of the other sends in progress (see writer), so
+// that a crash leaves the message marked as in flight.
+func (s *Store) MarkSending(ctx context.Context, taskID string, index int) error {
+	args := []any{StateSending, s.now().UnixMicro(), taskID, index}
 	for _, st := range activeStates {
 		args = append(args, st)
 	}
-	for _, i := range indexes {
-		args = append(args, i)
-	}
-	return s.w.wait(ctx, `UPDATE sms_message SET status = ?, updated_at = ? WHERE task_id = ? AND status IN (`+inList(len(activeStates))+`) AND idx IN (`+inList(len(indexes))+`)`, args...)
-}
-
-// Requeue puts the entries indexes of task taskID that are marked sending
-// back in the queue: the run marked them but stopped before handing them
-// to the provider.
-func (s *Store) Requeue(ctx context.Context, taskID string, indexes []int) error {
-	if len(indexes) == 0 {
-		return nil
-	}
-	args := []any{StateQueued, s.now().UnixMicro(), taskID, StateSending}
-	for _, i := range indexes {
-		args = append(args, i)
-	}
-	return s.w.wait(ctx, `UPDATE sms_message SET status = ?, updated_at = ? WHERE task_id = ? AND status = ? AND idx IN (`+inList(len(indexes))+`)`, args...)
+	return s.w.wait(ctx, markSQL, args...)
 }
 
 // Settle moves every message of a task in one of the from states to state

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river/rivertype"
@@ -188,3 +189,16 @@ type TaskOutput struct {
 // an idempotent gateway deduplicates by, and the key the service marks the
 // row with before each attempt.
 func MessageKey(taskID string, index int) string { return taskID + "/" + strconv.Itoa(index) }
+
+// ParseMessageKey splits a MessageKey; ok is false for any other string.
+func ParseMessageKey(key string) (taskID string, index int, ok bool) {
+	i := strings.LastIndexByte(key, '/')
+	if i < 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(key[i+1:])
+	if err != nil || n < 0 {
+		return "", 0, false
+	}
+	return key[:i], n, true
+}

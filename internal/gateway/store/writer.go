@@ -148,13 +148,12 @@ type Recorder struct {
 // Recorder returns a Recorder for one run.
 func (s *Store) Recorder() *Recorder { return &Recorder{w: s.w, now: s.now} }
 
-// recordSQL stores one outcome; attempts adds the run's attempts to those
-// of earlier runs.
-const recordSQL = `UPDATE sms_message SET status = ?, kind = ?, error = ?, attempts = attempts + ?, vendor = ?, message_id = ?, status_code = ?, url = ?, updated_at = ?, sent_at = COALESCE(?, sent_at) WHERE id = ?`
+// recordSQL stores one outcome. The attempts are not written: MarkSending
+// counts them, across runs of the task too.
+const recordSQL = `UPDATE sms_message SET status = ?, kind = ?, error = ?, vendor = ?, message_id = ?, status_code = ?, url = ?, updated_at = ?, sent_at = COALESCE(?, sent_at) WHERE id = ?`
 
-// Record queues the outcome of message m.ID, whose run made attempts
-// attempts.
-func (r *Recorder) Record(m Message, attempts int) {
+// Record queues the outcome of message m.ID.
+func (r *Recorder) Record(m Message) {
 	now := r.now().UnixMicro()
 	var sent *int64
 	if m.Status == StateSent {
@@ -163,7 +162,7 @@ func (r *Recorder) Record(m Message, attempts int) {
 	r.pending.Add(1)
 	r.w.submit(write{
 		sql:  recordSQL,
-		args: []any{m.Status, m.Kind, m.Error, attempts, m.Vendor, m.MessageID, m.StatusCode, m.URL, now, sent, m.ID},
+		args: []any{m.Status, m.Kind, m.Error, m.Vendor, m.MessageID, m.StatusCode, m.URL, now, sent, m.ID},
 		done: func(err error) {
 			if err != nil {
 				r.mu.Lock()

@@ -85,7 +85,7 @@ func TestWriterFailure(t *testing.T) {
 	assert.ErrorIs(t, err, errBoom)
 
 	r := &Recorder{w: w, now: time.Now}
-	r.Record(Message{ID: 1}, 1)
+	r.Record(Message{ID: 1})
 	r.pending.Add(1)
 	w.submit(write{sql: "fail", done: func(err error) {
 		r.mu.Lock()
