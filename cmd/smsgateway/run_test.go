@@ -95,3 +95,19 @@ func TestRunHelp(t *testing.T) {
 		assert.Contains(t, out.String(), "-data-dir", arg)
 	}
 }
+
+// TestExampleConfigInDocs: docs/service.md shows gateway.example.json as it
+// is, so that what a reader copies from the page is the file a test loads.
+func TestExampleConfigInDocs(t *testing.T) {
+	file, err := os.ReadFile("gateway.example.json")
+	require.NoError(t, err)
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "service.md"))
+	require.NoError(t, err)
+	_, after, ok := bytes.Cut(doc, []byte("`cmd/smsgateway/gateway.example.json`, as it is"))
+	require.True(t, ok, "docs/service.md names the example file")
+	_, block, ok := bytes.Cut(after, []byte("```json\n"))
+	require.True(t, ok, "a JSON block follows")
+	block, _, ok = bytes.Cut(block, []byte("```"))
+	require.True(t, ok)
+	assert.Equal(t, string(bytes.TrimSpace(file)), string(bytes.TrimSpace(block)))
+}
