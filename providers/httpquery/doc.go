@@ -48,8 +48,10 @@
 // timeout: no connection was ever established), and ambiguous otherwise (a
 // timeout or reset after the connection was made, or an answer broken off).
 // Failures are *sms.Error values: Kind, Code (the HTTP status as text, or the
-// vendor's code), RetryAfter, and as cause a *ResponseError (status, code,
-// the start of the body) or a *RequestError (the network error). The
+// vendor's code), RetryAfter, PerRecipient (for a throttle whose code is
+// listed in Outcomes.PerRecipient: the limit is about this number alone), and
+// as cause a *ResponseError (status, code, the start of the body) or a
+// *RequestError (the network error). The
 // gateway's message ID comes from Outcomes.MessageID (a regular expression
 // with a capture group) or Outcomes.MessageIDPath (a JSON path). The Receipt
 // carries StatusCode and the redacted URL on failure too.

@@ -122,6 +122,13 @@ type Outcomes struct {
 	// Status maps HTTP statuses ("429") or classes ("4xx") to outcomes,
 	// overriding the default table.
 	Status map[string]Outcome `json:"status,omitempty"`
+	// PerRecipient lists the codes (vendor codes found at CodePaths, else
+	// HTTP statuses such as "429") whose Throttled outcome is about the
+	// recipient alone, not the account (the same text to this number too
+	// often): the *sms.Error has PerRecipient set, and the sms.Client
+	// holds back only that message. Other throttles hold back every
+	// message of the Client.
+	PerRecipient []string `json:"per_recipient,omitempty"`
 	// MessageID is a regular expression on the body of an accepted answer
 	// whose first capture group is the gateway's message ID.
 	MessageID string `json:"message_id,omitempty"`
@@ -149,14 +156,15 @@ type compiledRule struct {
 }
 
 type outcomes struct {
-	rules       []compiledRule
-	codePaths   []string
-	codes       map[string]Outcome
-	unknownCode Outcome
-	status      map[string]Outcome
-	msgID       *regexp.Regexp
-	msgIDPath   string
-	needJSON    bool
+	rules        []compiledRule
+	codePaths    []string
+	codes        map[string]Outcome
+	unknownCode  Outcome
+	status       map[string]Outcome
+	msgID        *regexp.Regexp
+	msgIDPath    string
+	needJSON     bool
+	perRecipient map[string]bool
 }
 
 func (o *Outcomes) compile() (*outcomes, error) {
@@ -214,14 +222,19 @@ func (o *Outcomes) compile() (*outcomes, error) {
 		c.msgID = re
 	}
 	c.needJSON = len(c.codePaths) > 0 || c.msgIDPath != ""
+	c.perRecipient = map[string]bool{}
+	for _, code := range o.PerRecipient {
+		c.perRecipient[code] = true
+	}
 	return c, nil
 }
 
 // verdict is a classified answer.
 type verdict struct {
-	out       Outcome
-	code      string // vendor code, or the HTTP status
-	messageID string
+	out          Outcome
+	code         string // vendor code, or the HTTP status
+	messageID    string
+	perRecipient bool // a throttle about the recipient alone
 }
 
 // classify decides what an answer with this status and body means for the
@@ -233,8 +246,11 @@ func (o *outcomes) classify(status int, body []byte, number string) verdict {
 		doc = parseJSON(body)
 	}
 	v.out = o.decide(status, body, doc, number, &v.code)
-	if v.out == Accepted {
+	switch v.out {
+	case Accepted:
 		v.messageID = o.messageID(body, doc, number)
+	case Throttled:
+		v.perRecipient = o.perRecipient[v.code]
 	}
 	return v
 }

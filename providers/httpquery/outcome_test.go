@@ -84,6 +84,51 @@ func TestConfiguredOutcomes(t *testing.T) {
 	}
 }
 
+// A throttle is about the recipient alone only when its code is listed.
+func TestPerRecipientThrottle(t *testing.T) {
+	o, err := (&Outcomes{
+		CodePaths:    []string{"code"},
+		Codes:        map[string]Outcome{"7": Throttled, "8": Throttled, "9": Rejected},
+		PerRecipient: []string{"7", "429", "9"},
+	}).compile()
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		want   Outcome
+		per    bool
+	}{
+		{"listed vendor code", 200, `{"code":7}`, Throttled, true},
+		{"other vendor code", 200, `{"code":8}`, Throttled, false},
+		{"listed, but not a throttle", 200, `{"code":9}`, Rejected, false},
+		{"listed status", 429, ``, Throttled, true},
+		{"503 is no throttle", 503, ``, Temporary, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := o.classify(tc.status, []byte(tc.body), "+4912345678")
+			assert.Equal(t, tc.want, v.out)
+			assert.Equal(t, tc.per, v.perRecipient)
+		})
+	}
+
+	// Through Send, into the *sms.Error; and only when listed.
+	for _, listed := range []bool{true, false} {
+		srv := newCounter(t, answer(429, "slow down", "Retry-After", "3"))
+		cfg := Config{URL: srv.URL}
+		if listed {
+			cfg.Outcomes.PerRecipient = []string{"429"}
+		}
+		p := newProvider(t, cfg, nil)
+		_, err := p.Send(context.Background(), testMsg)
+		var e *sms.Error
+		require.True(t, errors.As(err, &e))
+		assert.Equal(t, sms.KindThrottled, e.Kind)
+		assert.Equal(t, listed, e.PerRecipient)
+		assert.Equal(t, 3*time.Second, e.RetryAfter)
+	}
+}
+
 func TestMessageIDRegexp(t *testing.T) {
 	o, err := (&Outcomes{MessageID: `^Success "([^"]+)"`}).compile()
 	require.NoError(t, err)

@@ -98,7 +98,8 @@ const SMSRuURL = "https://sms.ru/sms/send"
 //	213, 230, 232        UTF-8, too many numbers, per-number daily limits)
 //	220, 500            temporary ("service unavailable, try later"; "server
 //	                    error, repeat the request")
-//	231, 233            throttled (same text to this number too often)
+//	231, 233            throttled, for this number only (the same text to it
+//	                    too often; sms.Error.PerRecipient)
 //	anything else       ambiguous
 func SMSRu(apiID string) Config {
 	return Config{
@@ -121,6 +122,7 @@ func SMSRu(apiID string) Config {
 				"220": Temporary, "500": Temporary,
 				"231": Throttled, "233": Throttled,
 			},
+			PerRecipient:  []string{"231", "233"},
 			MessageIDPath: "sms.{to}.sms_id",
 		},
 	}

@@ -23,6 +23,8 @@ type presetCase struct {
 	kind   sms.Kind
 	code   string
 	id     string
+	// perRecipient: a throttle about this recipient alone.
+	perRecipient bool
 }
 
 func runPreset(t *testing.T, mk func(base string) Config, to string, cases []presetCase) {
@@ -43,6 +45,7 @@ func runPreset(t *testing.T, mk func(base string) Config, to string, cases []pre
 			require.True(t, errors.As(err, &e), "%v", err)
 			assert.Equal(t, tc.kind, e.Kind)
 			assert.Equal(t, tc.code, e.Code)
+			assert.Equal(t, tc.perRecipient, e.PerRecipient)
 		})
 	}
 }
@@ -104,7 +107,8 @@ func TestSMSRuPreset(t *testing.T) {
 		{name: "accepted", status: 200, body: perNumber("100", `,"sms_id":"000000-10000000"`), ok: true, id: "000000-10000000"},
 		{name: "bad number", status: 200, body: perNumber("202", ``), kind: sms.KindRejected, code: "202"},
 		{name: "no route", status: 200, body: perNumber("207", ``), kind: sms.KindRejected, code: "207"},
-		{name: "same text per minute", status: 200, body: perNumber("231", ``), kind: sms.KindThrottled, code: "231"},
+		{name: "same text per minute", status: 200, body: perNumber("231", ``), kind: sms.KindThrottled, code: "231", perRecipient: true},
+		{name: "repeated codes to this number", status: 200, body: perNumber("233", ``), kind: sms.KindThrottled, code: "233", perRecipient: true},
 		{name: "per-number daily", status: 200, body: perNumber("230", ``), kind: sms.KindRejected, code: "230"},
 		{name: "wrong api_id", status: 200, body: `{"status":"ERROR","status_code":200,"status_text":"x"}`, kind: sms.KindFatal, code: "200"},
 		{name: "no money", status: 200, body: `{"status":"ERROR","status_code":201}`, kind: sms.KindFatal, code: "201"},

@@ -176,8 +176,9 @@ func (p *Provider) Send(ctx context.Context, msg sms.Message) (sms.Receipt, erro
 	}
 	kind, _ := v.out.kind() // not Accepted: a failure, as New checked
 	e := &sms.Error{
-		Kind: kind,
-		Code: v.code,
+		Kind:         kind,
+		Code:         v.code,
+		PerRecipient: v.perRecipient,
 		Err: &ResponseError{
 			StatusCode: resp.StatusCode,
 			Code:       v.code,
