@@ -127,9 +127,8 @@ func (w *taskWorker) settle(ctx context.Context, a store.TaskArgs, from []string
 // settleInterrupted deals with the messages a previous run left marked
 // "sending": they were in flight when the service stopped. They are sent
 // again when the operator chose so or when the provider's gateway
-// deduplicates by message ID (idempotent: no duplicate possible); otherwise
-// they are
-// recorded as failed with kind ambiguous.
+// deduplicates by message ID (idempotent: no duplicate possible);
+// otherwise they are recorded as failed with kind ambiguous.
 func (w *taskWorker) settleInterrupted(ctx context.Context, a store.TaskArgs, idempotent bool) error {
 	if w.resendInterrupted || idempotent {
 		_, err := w.store.Settle(ctx, a.TaskID, []string{store.StateSending}, store.StateQueued, "", "")
