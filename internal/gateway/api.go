@@ -271,16 +271,20 @@ func queued(t store.Task, msgs []store.Message) taskAnswer {
 	return ans
 }
 
-// read returns the current answer for task t.
+// read returns the current answer for task t. Its job is read only while
+// some message is not final: the rows then decide, even before River's
+// completer marks the job completed.
 func (a *api) read(ctx context.Context, t store.Task) (taskAnswer, error) {
 	ans := taskAnswer{TaskID: t.ID}
-	job, err := a.store.Job(ctx, t.JobID)
-	if err != nil {
-		return ans, err
-	}
 	counts, err := a.store.Counts(ctx, t.ID)
 	if err != nil {
 		return ans, err
+	}
+	var job *rivertype.JobRow
+	if counts.Active() > 0 {
+		if job, err = a.store.Job(ctx, t.JobID); err != nil {
+			return ans, err
+		}
 	}
 	ans.TaskStatus = store.TaskStatus(job, counts)
 	if t.Kind == store.KindMailing {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -68,8 +69,12 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 	defer w.done(a.TaskID)
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.timeout+writeTimeout)
 	defer cancel()
+	todo, err := w.store.ActiveMessages(wctx, a.TaskID)
+	if err != nil {
+		return err
+	}
 	p, ok := w.providers[a.Address]
-	if err := w.settleInterrupted(wctx, a, ok && p.idempotent); err != nil {
+	if todo, err = w.settleInterrupted(wctx, a, todo, ok && p.idempotent); err != nil {
 		return err
 	}
 	if !ok {
@@ -80,11 +85,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 		}
 		return w.finish(wctx, a.TaskID)
 	}
-	todo, err := w.store.ActiveMessages(wctx, a.TaskID)
-	if err != nil {
-		return err
-	}
-	stopped, runErr, err := w.send(ctx, p, a, todo)
+	stopped, retries, runErr, err := w.send(ctx, p, a, todo)
 	if err != nil {
 		return fmt.Errorf("message log: %w", err)
 	}
@@ -100,18 +101,18 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 		// stays queued and the job runs again without using an attempt.
 		return river.JobSnooze(0)
 	}
-	counts, err := w.store.Counts(wctx, a.TaskID)
-	if err != nil {
-		return err
+	// The run handed every active message over: those it left to retry are
+	// all the task has.
+	if retries > 0 && job.Attempt < job.MaxAttempts {
+		return fmt.Errorf("%d message(s) failed temporarily; the task will retry them", retries)
 	}
-	if counts[store.StateRetry] > 0 && job.Attempt < job.MaxAttempts {
-		return fmt.Errorf("%d message(s) failed temporarily; the task will retry them", counts[store.StateRetry])
-	}
-	// The last provider error of each message stays in its row.
-	n, err := w.store.FailRetries(wctx, a.TaskID, "failed temporarily on every attempt of the task; the last: ")
-	w.final(a.Address, store.StateFailed, sms.KindTemporary.String(), int(n))
-	if err != nil {
-		return err
+	if retries > 0 {
+		// The last provider error of each message stays in its row.
+		n, err := w.store.FailRetries(wctx, a.TaskID, "failed temporarily on every attempt of the task; the last: ")
+		w.final(a.Address, store.StateFailed, sms.KindTemporary.String(), int(n))
+		if err != nil {
+			return err
+		}
 	}
 	return w.finish(wctx, a.TaskID)
 }
@@ -124,30 +125,35 @@ func (w *taskWorker) settle(ctx context.Context, a store.TaskArgs, from []string
 	return err
 }
 
-// settleInterrupted deals with the messages a previous run left marked
-// "sending": they were in flight when the service stopped. They are sent
-// again when the operator chose so or when the provider's gateway
-// deduplicates by message ID (idempotent: no duplicate possible);
-// otherwise they are recorded as failed with kind ambiguous.
-func (w *taskWorker) settleInterrupted(ctx context.Context, a store.TaskArgs, idempotent bool) error {
+// settleInterrupted deals with the messages of todo (the task's active
+// ones) that a previous run left marked "sending": they were in flight when
+// the service stopped. They are sent again when the operator chose so or
+// when the provider's gateway deduplicates by message ID (idempotent: no
+// duplicate possible); otherwise they are recorded as failed with kind
+// ambiguous, and left out of what it returns.
+func (w *taskWorker) settleInterrupted(ctx context.Context, a store.TaskArgs, todo []store.Message, idempotent bool) ([]store.Message, error) {
+	if !slices.ContainsFunc(todo, func(m store.Message) bool { return m.Status == store.StateSending }) {
+		return todo, nil // the common case: nothing to write
+	}
 	if w.resendInterrupted || idempotent {
 		_, err := w.store.Settle(ctx, a.TaskID, []string{store.StateSending}, store.StateQueued, "", "")
-		return err
+		return todo, err
 	}
 	n, err := w.store.Settle(ctx, a.TaskID, []string{store.StateSending}, store.StateFailed, sms.KindAmbiguous.String(), errInterrupted.Error())
 	w.final(a.Address, store.StateFailed, sms.KindAmbiguous.String(), int(n))
 	if n > 0 {
 		w.log.WarnContext(ctx, "messages in flight at a previous stop marked ambiguous", "task_id", a.TaskID, "count", n)
 	}
-	return err
+	return slices.DeleteFunc(todo, func(m store.Message) bool { return m.Status == store.StateSending }), err
 }
 
 // send streams the messages todo through the provider's Client until the
 // slice ends or the service drains, and records each outcome as it comes
 // (in batches: see store.Recorder). stopped says whether it stopped before
-// the end of todo; runErr is why the Client stopped early; err the first
-// failed write.
-func (w *taskWorker) send(ctx context.Context, p *provider, a store.TaskArgs, todo []store.Message) (stopped bool, runErr, err error) {
+// the end of todo; retries counts the messages left to the task's next
+// attempt; runErr is why the Client stopped early; err the first failed
+// write.
+func (w *taskWorker) send(ctx context.Context, p *provider, a store.TaskArgs, todo []store.Message) (stopped bool, retries int, runErr, err error) {
 	rec := w.store.Recorder()
 	deadline := w.now().Add(w.slice)
 	msgs := func(yield func(sms.Message) bool) {
@@ -173,11 +179,13 @@ func (w *taskWorker) send(ctx context.Context, p *provider, a store.TaskArgs, to
 			return // not attempted for a reason that leaves it queued
 		}
 		rec.Record(m)
-		if m.Status != store.StateRetry {
+		if m.Status == store.StateRetry {
+			retries++
+		} else {
 			w.final(a.Address, m.Status, m.Kind, 1)
 		}
 	})
-	return stopped, runErr, rec.Flush()
+	return stopped, retries, runErr, rec.Flush()
 }
 
 // finish records the task's outcome as the job's output.
