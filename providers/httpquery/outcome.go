@@ -112,13 +112,25 @@ type Outcomes struct {
 	// Rules match the HTTP status and a regular expression on the body.
 	Rules []Rule `json:"rules,omitempty"`
 	// CodePaths are dot-separated paths into a JSON body ("status_code",
-	// "sms.{to}.status_code"), where "{to}" stands for the number as sent.
+	// "sms.{to}.status_code", "messages.0.status"), where "{to}" stands for
+	// the number as sent, a number for an array's element, and "*" for
+	// every element of an array ("messages.*.status": one code per part of
+	// a long message). With "*", the codes found decide together: when
+	// their outcomes agree, that outcome; when some are Accepted and some
+	// not, Ambiguous (part of the message left, so sending it again would
+	// repeat that part), with the code of the first failure; otherwise the
+	// first code's outcome.
 	CodePaths []string `json:"code_paths,omitempty"`
 	// Codes maps the vendor's codes found at CodePaths to outcomes.
 	Codes map[string]Outcome `json:"codes,omitempty"`
 	// UnknownCode is the outcome of a code found but not in Codes; zero
 	// (empty in JSON) means Ambiguous.
 	UnknownCode Outcome `json:"unknown_code,omitempty"`
+	// UnknownCodeByStatus classifies an answer whose code is not in Codes
+	// by its HTTP status (Status, then the default table) instead of
+	// UnknownCode: for APIs whose HTTP status already says what happened
+	// and whose codes only refine it (Twilio).
+	UnknownCodeByStatus bool `json:"unknown_code_by_status,omitempty"`
 	// Status maps HTTP statuses ("429") or classes ("4xx") to outcomes,
 	// overriding the default table.
 	Status map[string]Outcome `json:"status,omitempty"`
@@ -132,8 +144,8 @@ type Outcomes struct {
 	// MessageID is a regular expression on the body of an accepted answer
 	// whose first capture group is the gateway's message ID.
 	MessageID string `json:"message_id,omitempty"`
-	// MessageIDPath is a JSON path (as in CodePaths) to the message ID.
-	// Tried after MessageID. An accepted answer without an ID is accepted
+	// MessageIDPath is a JSON path (as in CodePaths) to the message ID;
+	// with "*", the first element's. Tried after MessageID. An accepted answer without an ID is accepted
 	// all the same, with an empty Receipt.MessageID.
 	MessageIDPath string `json:"message_id_path,omitempty"`
 }
@@ -160,6 +172,7 @@ type outcomes struct {
 	codePaths    []string
 	codes        map[string]Outcome
 	unknownCode  Outcome
+	byStatus     bool // UnknownCodeByStatus
 	status       map[string]Outcome
 	msgID        *regexp.Regexp
 	msgIDPath    string
@@ -172,6 +185,7 @@ func (o *Outcomes) compile() (*outcomes, error) {
 		codePaths:   o.CodePaths,
 		codes:       o.Codes,
 		unknownCode: o.UnknownCode,
+		byStatus:    o.UnknownCodeByStatus,
 		status:      o.Status,
 		msgIDPath:   o.MessageIDPath,
 	}
@@ -267,13 +281,16 @@ func (o *outcomes) decide(status int, body []byte, doc any, number string, code 
 	}
 	if doc != nil {
 		for _, p := range o.codePaths {
-			if c, ok := lookup(doc, p, number); ok {
-				*code = c
-				if out, ok := o.codes[c]; ok {
-					return out
-				}
-				return o.unknownCode
+			codes := lookupAll(doc, p, number)
+			if len(codes) == 0 {
+				continue
 			}
+			if out, c, ok := o.codesOutcome(codes); ok {
+				*code = c
+				return out
+			}
+			*code = codes[0]
+			break // an unknown code, classified by status
 		}
 	}
 	st := strconv.Itoa(status)
@@ -316,6 +333,40 @@ func defaultOutcome(status int) Outcome {
 	}
 }
 
+// codesOutcome decides what the codes found at one path mean together (see
+// Outcomes.CodePaths) and returns the code to report. ok is false when the
+// first code is unknown and UnknownCodeByStatus says the status decides.
+func (o *outcomes) codesOutcome(codes []string) (out Outcome, code string, ok bool) {
+	out, known := o.code(codes[0])
+	if !known && o.byStatus {
+		return 0, "", false
+	}
+	code = codes[0]
+	accepted := out == Accepted
+	for _, c := range codes[1:] {
+		next, _ := o.code(c)
+		switch {
+		case next == out:
+		case accepted || next == Accepted:
+			// Part accepted, part not.
+			if accepted {
+				code = c
+			}
+			return Ambiguous, code, true
+		}
+	}
+	return out, code, true
+}
+
+// code returns the outcome of one vendor code; known is false when it is
+// not in Codes (the outcome is then UnknownCode).
+func (o *outcomes) code(c string) (out Outcome, known bool) {
+	if out, ok := o.codes[c]; ok {
+		return out, true
+	}
+	return o.unknownCode, false
+}
+
 func statusMatches(pattern string, status int) bool {
 	st := strconv.Itoa(status)
 	if strings.HasSuffix(pattern, "xx") {
@@ -348,48 +399,61 @@ func parseJSON(body []byte) any {
 	return doc
 }
 
-// lookup follows a dot-separated path through JSON objects (and arrays, by
-// index) and returns the scalar found as a string. "{to}" in a path element
-// stands for number, tried as given and without its leading '+'.
+// lookup returns the first scalar lookupAll finds.
 func lookup(doc any, path, number string) (string, bool) {
-	cur := doc
-	for _, key := range strings.Split(path, ".") {
+	if vs := lookupAll(doc, path, number); len(vs) > 0 {
+		return vs[0], true
+	}
+	return "", false
+}
+
+// lookupAll follows a dot-separated path through JSON objects (and arrays,
+// by index, or every element for "*") and returns the scalars found as
+// strings, in document order. "{to}" in a path element stands for number,
+// tried as given and without its leading '+'.
+func lookupAll(doc any, path, number string) []string {
+	return walk(doc, strings.Split(path, "."), number, nil)
+}
+
+func walk(cur any, keys []string, number string, found []string) []string {
+	for i, key := range keys {
 		switch node := cur.(type) {
 		case map[string]any:
+			next, ok := node[key]
 			if key == "{to}" {
-				next, ok := node[number]
+				next, ok = node[number]
 				if !ok {
 					next, ok = node[strings.TrimPrefix(number, "+")]
 				}
-				if !ok {
-					return "", false
-				}
-				cur = next
-				continue
 			}
-			next, ok := node[key]
 			if !ok {
-				return "", false
+				return found
 			}
 			cur = next
 		case []any:
-			i, err := strconv.Atoi(key)
-			if err != nil || i < 0 || i >= len(node) {
-				return "", false
+			if key == "*" {
+				for _, el := range node {
+					found = walk(el, keys[i+1:], number, found)
+				}
+				return found
 			}
-			cur = node[i]
+			n, err := strconv.Atoi(key)
+			if err != nil || n < 0 || n >= len(node) {
+				return found
+			}
+			cur = node[n]
 		default:
-			return "", false
+			return found
 		}
 	}
 	switch v := cur.(type) {
 	case string:
-		return v, true
+		return append(found, v)
 	case json.Number:
-		return v.String(), true
+		return append(found, v.String())
 	case bool:
-		return strconv.FormatBool(v), true
+		return append(found, strconv.FormatBool(v))
 	default:
-		return "", false
+		return found
 	}
 }

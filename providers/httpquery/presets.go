@@ -1,6 +1,9 @@
 package httpquery
 
-import "net/url"
+import (
+	"net/url"
+	"strings"
+)
 
 // Kannel returns the Config for Kannel's sendsms interface (smsbox), such as
 // "http://127.0.0.1:13013/cgi-bin/sendsms", with a sendsms-user's username
@@ -134,4 +137,140 @@ func SMSRu(apiID string) Config {
 // status alone.
 func Original(vendorURL string) Config {
 	return Config{URL: vendorURL, ToParam: "q", TextParam: "q"}
+}
+
+// TwilioAPI is the base URL of Twilio's REST API.
+const TwilioAPI = "https://api.twilio.com"
+
+// TwilioURL returns the Messages endpoint of an account under a base URL
+// such as TwilioAPI: base + "/2010-04-01/Accounts/{AccountSid}/Messages.json".
+func TwilioURL(base, accountSID string) string {
+	return strings.TrimSuffix(base, "/") + "/2010-04-01/Accounts/" + url.PathEscape(accountSID) + "/Messages.json"
+}
+
+// Twilio returns the Config for Twilio's Programmable Messaging API
+// (REST API 2010-04-01, "create a Message"): a form POST of To, From and
+// Body to TwilioURL(TwilioAPI, accountSID), with HTTP basic authentication
+// by the Account SID and its auth token (secret; an API key's SID and
+// secret work the same way, with the account's SID still in the URL). A
+// message's From is sent as From; to send through a Messaging Service
+// instead, add its SID to Params as MessagingServiceSid. Twilio picks the
+// encoding itself, so UCS-2 texts need no parameter.
+//
+// A created message (201) is accepted, with its "sid" as the message ID.
+// A failure is a JSON body with Twilio's error "code", which decides where
+// listed here; other codes are classified by the HTTP status (400 rejected,
+// 401 and 403 fatal, 429 throttled, 503 temporary, 500 ambiguous: see the
+// package doc):
+//
+//	21211 21214 21217 21265 21266  rejected: the To number is invalid, not
+//	21401 21407 21408 21421 21604  reachable or not allowed (short code,
+//	21608 21610 21612 21614 21635  landline, the sender itself, a region not
+//	                               enabled, unverified on a trial account,
+//	                               unsubscribed)
+//	21212 21602 21603 21606 21617  rejected: this message's sender or text
+//	21619 21659 21660              (invalid From, no body, too long)
+//	20003 20005 20008 10001 30002  fatal: authentication failed, account not
+//	                               active or suspended, test credentials
+//	20404                          fatal: no such account (wrong URL)
+//	21609                          fatal: invalid StatusCallback in Params
+//	20429 21611                    throttled (too many requests; the From
+//	                               number's queue is full)
+//	20503                          temporary: service unavailable, not created
+//	20500                          ambiguous: an internal error may come after
+//	                               the message was created
+func Twilio(accountSID, authToken string) Config {
+	return Config{
+		URL:       TwilioURL(TwilioAPI, accountSID),
+		Method:    "POST",
+		ToParam:   "To",
+		TextParam: "Body",
+		FromParam: "From",
+		Username:  accountSID,
+		Password:  authToken,
+		Outcomes: Outcomes{
+			CodePaths:           []string{"code"},
+			Codes:               twilioCodes(),
+			UnknownCodeByStatus: true,
+			MessageIDPath:       "sid",
+		},
+	}
+}
+
+func twilioCodes() map[string]Outcome {
+	codes := map[string]Outcome{}
+	for out, list := range map[Outcome][]string{
+		Rejected: {
+			"21211", "21214", "21217", "21265", "21266", "21401", "21407", "21408", "21421",
+			"21604", "21608", "21610", "21612", "21614", "21635",
+			"21212", "21602", "21603", "21606", "21617", "21619", "21659", "21660",
+		},
+		Fatal:     {"20003", "20005", "20008", "10001", "30002", "20404", "21609"},
+		Throttled: {"20429", "21611"},
+		Temporary: {"20503"},
+		Ambiguous: {"20500"},
+	} {
+		for _, c := range list {
+			codes[c] = out
+		}
+	}
+	return codes
+}
+
+// VonageURL is the JSON endpoint of Vonage's (Nexmo's) SMS API.
+const VonageURL = "https://rest.nexmo.com/sms/json"
+
+// Vonage returns the Config for Vonage's SMS API: a form POST of api_key,
+// api_secret (secret), from, to and text to VonageURL. Numbers are sent
+// without '+', and texts that need UCS-2 with type=unicode. Vonage
+// answers 200 whether or not it accepted the message: the outcome is the
+// "status" of each entry of "messages" (one per part of a long message),
+// and the first entry's "message-id" is the message ID:
+//
+//	0                     accepted
+//	1                     throttled (faster than the account's limit)
+//	10                    throttled (too many simultaneous connections)
+//	4, 8, 9               fatal (invalid credentials, account barred,
+//	                      no credit)
+//	11, 14, 32            fatal (account not enabled for this API, bad
+//	                      signature, signature and secret both sent)
+//	23                    fatal (invalid callback URL in Params)
+//	2, 3, 6, 7, 12, 15,   rejected (missing or invalid parameter, invalid
+//	22, 29, 33            message or number prefix, number barred, too
+//	                      long, invalid sender, invalid network code,
+//	                      destination not whitelisted on a trial account,
+//	                      number de-activated)
+//	5                     ambiguous (internal error "whilst processing
+//	                      this message": it may have gone out)
+//	anything else         ambiguous, as is a 2xx without a status
+//
+// When some parts are accepted and others not, the outcome is ambiguous:
+// the parts accepted are on their way, and sending the message again would
+// repeat them.
+func Vonage(apiKey, apiSecret string) Config {
+	return Config{
+		URL:          VonageURL,
+		Method:       "POST",
+		ToParam:      "to",
+		TextParam:    "text",
+		FromParam:    "from",
+		StripPlus:    true,
+		Params:       url.Values{"api_key": {apiKey}, "api_secret": {apiSecret}},
+		UCS2Params:   url.Values{"type": {"unicode"}},
+		SecretParams: []string{"api_secret"},
+		Outcomes: Outcomes{
+			CodePaths: []string{"messages.*.status"},
+			Codes: map[string]Outcome{
+				"0": Accepted,
+				"1": Throttled, "10": Throttled,
+				"4": Fatal, "8": Fatal, "9": Fatal, "11": Fatal, "14": Fatal, "23": Fatal, "32": Fatal,
+				"2": Rejected, "3": Rejected, "6": Rejected, "7": Rejected, "12": Rejected,
+				"15": Rejected, "22": Rejected, "29": Rejected, "33": Rejected,
+				"5": Ambiguous,
+			},
+			// An answer without a status says nothing about the message.
+			Status:        map[string]Outcome{"2xx": Ambiguous},
+			MessageIDPath: "messages.*.message-id",
+		},
+	}
 }
