@@ -1,0 +1,7 @@
+//go:build !linux
+
+package prismtest
+
+import "syscall"
+
+func sysProcAttr() *syscall.SysProcAttr { return nil }
