@@ -55,7 +55,8 @@ type Config struct {
 	// MaxTextBytes caps a message text in bytes. Default 4096.
 	MaxTextBytes int `json:"max_text_bytes,omitempty"`
 	// PollInterval is River's FetchPollInterval, how often idle workers
-	// look for due jobs. Default 100ms.
+	// look for due jobs. New tasks wake the workers at once; the poll is
+	// the backstop, and what picks up a task's retry. Default 1s.
 	PollInterval sms.Duration `json:"poll_interval,omitempty"`
 	// ShutdownTimeout bounds a graceful stop: running sends get this long
 	// to finish before they are cancelled. Default 30s.
@@ -104,7 +105,7 @@ func (c *Config) setDefaults() error {
 	def(&c.MailingSlice, 30*time.Second)
 	def(&c.DefaultWait, 3*time.Second)
 	def(&c.MaxWait, 30*time.Second)
-	def(&c.PollInterval, 100*time.Millisecond)
+	def(&c.PollInterval, time.Second)
 	def(&c.ShutdownTimeout, 30*time.Second)
 	defInt := func(p *int, v int) {
 		if *p == 0 {

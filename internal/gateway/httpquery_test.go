@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/smsgateway/sms/internal/gateway/store"
+	"github.com/smsgateway/sms/internal/prismtest"
+	"github.com/smsgateway/sms/providers/httpquery"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -130,4 +132,48 @@ func TestHTTPQueryOptionErrors(t *testing.T) {
 			assert.Error(t, err)
 		})
 	}
+}
+
+// TestHTTPQueryTwilioPreset runs the service with the "twilio" preset,
+// configured from its options alone, against Prism serving Twilio's own
+// OpenAPI description: the request passes the specification's validation
+// and the example answer is a sent message with the example's SID. The
+// auth token never shows in answers or logs.
+func TestHTTPQueryTwilioPreset(t *testing.T) {
+	const (
+		sid   = "AC0123456789abcdef0123456789abcdef"
+		token = "twilio-canary-token"
+	)
+	m := prismtest.Start(t, "../../providers/httpquery/testdata/vendors/twilio/twilio_api_v2010.json")
+	var logs lockedBuffer
+	cfg := testConfig(nil)
+	opts, err := json.Marshal(map[string]any{"preset": "twilio", "url": httpquery.TwilioURL(m.URL, sid), "username": sid, "password": token})
+	require.NoError(t, err)
+	cfg.Providers = map[string]ProviderConfig{"twilio": {Type: "httpquery", Options: opts}}
+	require.NoError(t, cfg.setDefaults())
+	svc, err := New(t.Context(), Options{Config: cfg, DataDir: t.TempDir(), Logger: newTestLogger(&logs)})
+	require.NoError(t, err)
+	require.NoError(t, svc.Start(t.Context()))
+	ts := &testService{svc: svc, srv: newServer(t, svc)}
+	defer func() {
+		svc.Drain()
+		ts.srv.Close()
+		require.NoError(t, svc.Shutdown(t.Context()))
+		assert.NotContains(t, logs.String(), token)
+	}()
+
+	var a answer
+	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=twilio&phone_number=%2B14155552345&message=Hello", "", &a))
+	assert.Equal(t, store.StatusSuccess, a.TaskStatus)
+	r := a.single(t)
+	assert.Equal(t, store.StateSent, r["state"])
+	assert.Equal(t, json.Number("201"), r["status"])
+	assert.Equal(t, "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", r["message_id"], "the example answer's SID")
+	body, err := json.Marshal(a)
+	require.NoError(t, err)
+	assert.NotContains(t, string(body), token)
+
+	log := m.Take(t)
+	assert.Contains(t, log, "Request received")
+	assert.Empty(t, prismtest.Violations(log), "the request passes Twilio's specification")
 }

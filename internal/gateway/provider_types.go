@@ -132,10 +132,13 @@ func vendor(env ProviderEnv, name string) (failover.Vendor, error) {
 // httpqueryOptions are the options of the "httpquery" type: any gateway
 // whose API is a URL with query or form parameters (providers/httpquery).
 // They are httpquery.Config's fields ("url", "params", "outcomes", ...),
-// plus "preset": "kannel", "jasmin", "smsru" or "original", which starts
-// from that gateway's Config built from "url", "username" and "password"
-// ("api_id" for smsru); the other fields given then adjust it ("params" are
-// added to the preset's).
+// plus "preset": "kannel", "jasmin", "smsru", "twilio", "vonage" or
+// "original", which starts from that gateway's Config built from "url",
+// "username" and "password" ("api_id" for smsru; the Account SID and auth
+// token for twilio; the API key and secret for vonage; "url" may be left
+// out for smsru, twilio and vonage, whose public endpoints are the
+// default); the other fields given then adjust it ("params" are added to
+// the preset's).
 type httpqueryOptions struct {
 	Preset string `json:"preset,omitempty"`
 	APIID  string `json:"api_id,omitempty"`
@@ -157,6 +160,20 @@ var httpqueryPresets = map[string]func(o httpqueryOptions) (httpquery.Config, []
 			cfg.URL = o.URL
 		}
 		return cfg, nil
+	},
+	"twilio": func(o httpqueryOptions) (httpquery.Config, []string) {
+		cfg := httpquery.Twilio(o.Username, o.Password)
+		if o.URL != "" {
+			cfg.URL = o.URL
+		}
+		return cfg, []string{"username", "password"}
+	},
+	"vonage": func(o httpqueryOptions) (httpquery.Config, []string) {
+		cfg := httpquery.Vonage(o.Username, o.Password)
+		if o.URL != "" {
+			cfg.URL = o.URL
+		}
+		return cfg, []string{"username", "password"}
 	},
 	"original": func(o httpqueryOptions) (httpquery.Config, []string) {
 		return httpquery.Original(o.URL), nil
