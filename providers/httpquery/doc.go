@@ -1,6 +1,6 @@
 // Package httpquery is an sms.Provider for any gateway whose API is "a URL
-// plus query or form parameters": Kannel, Jasmin, SMS.ru, and the vendors of
-// the original SMS-Gateway service.
+// plus query or form parameters": Kannel, Jasmin, SMS.ru, Twilio, Vonage,
+// and the vendors of the original SMS-Gateway service.
 //
 //	p, err := httpquery.New(httpquery.Kannel("http://127.0.0.1:13013/cgi-bin/sendsms", "tester", "foobar"))
 //	...
@@ -118,7 +118,39 @@
 //
 // # Presets
 //
-// Kannel, Jasmin, SMSRu and Original return a Config for those gateways,
-// with their answers mapped as their docs say; adjust the result before New
-// if your gateway differs.
+// Kannel, Jasmin, SMSRu, Twilio, Vonage and Original return a Config for
+// those gateways, with their answers mapped as their docs say; adjust the
+// result before New if your gateway differs.
+//
+// # Twilio and Vonage
+//
+// Twilio and Vonage are presets like the others: a form POST, with HTTP
+// basic authentication by the Account SID and auth token (Twilio) or the
+// api_key and api_secret parameters (Vonage), and the outcome read from the
+// JSON answer. Their codes map to kinds as the vendors document them (see
+// Twilio and Vonage for every code):
+//
+//	kind       Twilio ("code", else the HTTP status)     Vonage ("messages.*.status")
+//	accepted   201 with "sid" (the message ID)            0 ("message-id")
+//	rejected   To invalid, unreachable, landline, short   2, 3, 6, 7, 12, 15, 22, 29, 33:
+//	           code, unsubscribed, region not enabled,    parameters, number barred or
+//	           unverified (21211, 21214, 21612, 21614,    de-activated, too long, sender,
+//	           ...); the message's From or body (21212,   not whitelisted
+//	           21602, 21606, 21617, ...); other 4xx
+//	fatal      20003 authentication, 20005 10001 30002    4 credentials, 8 account barred,
+//	           account not active or suspended, 20008,    9 no credit, 11, 14, 23, 32
+//	           20404, 21609; other 401 and 403
+//	throttled  20429 and 429, 21611 (sender's queue)      1 throttled, 10 too many binds
+//	temporary  20503 and 503: not created                 -
+//	ambiguous  20500 and other 5xx without a code, no     5 internal error, unknown codes,
+//	           answer after the request was sent          parts accepted and parts not, no
+//	                                                      status, no answer after sending
+//
+// Every credential either puts on the wire is a secret: the auth token, the
+// basic-auth header and its base64, api_key and api_secret.
+//
+// Both presets are tested against Prism serving the vendors' own OpenAPI
+// descriptions (in testdata/vendors, with their licences): every request
+// they build passes the specification's validation, and its example
+// answers read as sent with the example's message ID.
 package httpquery
