@@ -72,3 +72,11 @@ func (e *deadlineError) Error() string {
 }
 
 func (e *deadlineError) Unwrap() error { return context.DeadlineExceeded }
+
+// requestTimeoutError is a request to Redis that got no answer within the
+// Limiter's request timeout. It is not a context error: ctx was still live.
+type requestTimeoutError struct{ d time.Duration }
+
+func (e *requestTimeoutError) Error() string {
+	return fmt.Sprintf("redislimit: no answer from Redis within %v", e.d)
+}

@@ -35,3 +35,16 @@ func WithBackoff(lo, hi time.Duration) Option {
 		return nil
 	}
 }
+
+// WithRequestTimeout bounds each request to Redis to d (never past ctx's
+// deadline). A request that gets no answer in time counts as a failure of
+// Redis, and WaitN asks again after the backoff. The default is 1 s.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(l *Limiter) error {
+		if d <= 0 {
+			return fmt.Errorf("redislimit: WithRequestTimeout: need a positive duration, got %v", d)
+		}
+		l.requestTimeout = d
+		return nil
+	}
+}

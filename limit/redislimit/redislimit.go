@@ -26,21 +26,26 @@
 // # When Redis is unreachable
 //
 // No event is ever let through without Redis's grant. While Redis cannot be
-// asked (connection refused, a timeout, a server error), WaitN keeps asking
+// asked (connection refused, no answer within the request timeout of
+// WithRequestTimeout, 1 s by default, a server error), WaitN keeps asking
 // with an exponential backoff with jitter (WithBackoff, 50 ms to 2 s by
 // default): messages wait, and none is sent unlimited. The wait ends when
 // Redis answers again, when ctx is done, or when the outage has lasted the
 // limit set by WithMaxOutage (by default there is none). The error then is
 // an *UnavailableError, which matches ErrUnavailable, tells how long Redis
 // failed and with what error, and, when ctx ended the wait, also matches
-// ctx's error (context.Canceled or context.DeadlineExceeded).
+// ctx's error (context.Canceled or context.DeadlineExceeded). When ctx
+// ends during the first failing request (the Redis client may retry
+// within it), WaitN cannot tell the outage from a slow answer and returns
+// ctx's error alone.
 //
 // When Redis loses the key (a restart without persistence, a flush), the
 // limit starts afresh: instances may then use one burst at once.
 //
-// go-redis honours ctx's deadline on its sockets only when the client's
-// Options.ContextTimeoutEnabled is true; otherwise a Redis that stops
-// answering holds a WaitN for up to the client's ReadTimeout past ctx.
+// go-redis honours ctx's deadline (and the request timeout) on its sockets
+// only when the client's Options.ContextTimeoutEnabled is true; otherwise a
+// Redis that stops answering holds a WaitN for up to the client's
+// ReadTimeout past ctx. Set it on a client used for limits.
 //
 // # Errors
 //
@@ -74,6 +79,7 @@ type Limiter struct {
 
 	minBackoff, maxBackoff time.Duration
 	maxOutage              time.Duration
+	requestTimeout         time.Duration
 
 	// Seams for tests: the clock, sleeping and the backoff's jitter.
 	now    func() time.Time
@@ -81,10 +87,12 @@ type Limiter struct {
 	jitter func(d time.Duration) time.Duration
 }
 
-// Default backoff while Redis is unreachable.
+// Defaults: the backoff while Redis is unreachable, and how long one
+// request to Redis may take.
 const (
-	defaultMinBackoff = 50 * time.Millisecond
-	defaultMaxBackoff = 2 * time.Second
+	defaultMinBackoff     = 50 * time.Millisecond
+	defaultMaxBackoff     = 2 * time.Second
+	defaultRequestTimeout = time.Second
 )
 
 // New returns a Limiter that allows events at rate r per second, with bursts
@@ -106,14 +114,15 @@ func New(rdb redis.UniversalClient, key string, r rate.Limit, burst int, opts ..
 		return nil, fmt.Errorf("redislimit: burst must be at least 1, got %d", burst)
 	}
 	l := &Limiter{
-		rl:         redis_rate.NewLimiter(rdb),
-		key:        key,
-		limit:      limitOf(r, burst),
-		minBackoff: defaultMinBackoff,
-		maxBackoff: defaultMaxBackoff,
-		now:        time.Now,
-		sleep:      sleep,
-		jitter:     jitter,
+		rl:             redis_rate.NewLimiter(rdb),
+		key:            key,
+		limit:          limitOf(r, burst),
+		minBackoff:     defaultMinBackoff,
+		maxBackoff:     defaultMaxBackoff,
+		requestTimeout: defaultRequestTimeout,
+		now:            time.Now,
+		sleep:          sleep,
+		jitter:         jitter,
 	}
 	if l.limit.Period <= 0 {
 		return nil, fmt.Errorf("redislimit: rate %v is too high", r)
@@ -155,7 +164,7 @@ func (l *Limiter) WaitN(ctx context.Context, n int) error {
 	var out outage
 	backoff := l.minBackoff
 	for {
-		res, err := l.rl.AllowN(ctx, l.key, l.limit, n)
+		res, err := l.allowN(ctx, n)
 		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
 				return out.err(cerr)
@@ -184,6 +193,19 @@ func (l *Limiter) WaitN(ctx context.Context, n int) error {
 			return err
 		}
 	}
+}
+
+// allowN asks Redis once whether n events may happen now, for at most the
+// request timeout. A request cut short by that timeout fails with a
+// *requestTimeoutError, not with a context error.
+func (l *Limiter) allowN(ctx context.Context, n int) (*redis_rate.Result, error) {
+	rctx, cancel := context.WithTimeout(ctx, l.requestTimeout)
+	defer cancel()
+	res, err := l.rl.AllowN(rctx, l.key, l.limit, n)
+	if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+		return nil, &requestTimeoutError{d: l.requestTimeout}
+	}
+	return res, err
 }
 
 // outage follows one spell of failed requests to Redis within a WaitN.
