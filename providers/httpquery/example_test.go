@@ -133,3 +133,52 @@ func ExampleOutcomes() {
 	// msg-17 <nil>
 	// fatal NO_CREDIT
 }
+
+// A Twilio-like API: creates a message for a request with the right basic
+// authentication, and answers Twilio's error 21211 for an invalid To.
+func fakeTwilio() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		sid, token, _ := r.BasicAuth()
+		switch {
+		case sid != "AC0123456789abcdef0123456789abcdef" || token != "auth-token":
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"code": 20003, "message": "Authenticate", "status": 401}`)
+		case r.PostFormValue("To") == "+15005550001":
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400}`)
+		default:
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprint(w, `{"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued"}`)
+		}
+	}))
+}
+
+func ExampleTwilio() {
+	api := fakeTwilio()
+	defer api.Close()
+
+	const sid = "AC0123456789abcdef0123456789abcdef"
+	cfg := httpquery.Twilio(sid, "auth-token")
+	cfg.URL = httpquery.TwilioURL(api.URL, sid) // for real: leave it as it is
+	p, err := httpquery.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	c, err := sms.New(p)
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	res, err := c.Send(context.Background(), sms.Message{To: "+14155552345", Text: "Hello", From: "+15005550006"})
+	fmt.Println(res.Status, res.StatusCode, res.MessageID, err)
+
+	res, err = c.Send(context.Background(), sms.Message{To: "+15005550001", Text: "Hello", From: "+15005550006"})
+	var e *sms.Error
+	errors.As(err, &e)
+	fmt.Println(res.Status, e.Kind, e.Code, res.Attempts)
+	// Output:
+	// sent 201 SM0123456789abcdef0123456789abcdef <nil>
+	// failed rejected 21211 1
+}

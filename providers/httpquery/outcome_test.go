@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -306,13 +307,20 @@ func TestConfigDefaults(t *testing.T) {
 func FuzzLookup(f *testing.F) {
 	f.Add(`{"sms":{"79161234567":{"status_code":100}}}`, "sms.{to}.status_code")
 	f.Add(`[1,[2,3]]`, "1.0")
+	f.Add(`{"messages":[{"status":"0"},{"status":"1"}]}`, "messages.*.status")
+	f.Add(`[[1,2],[3,[4]]]`, "*.*.*")
 	f.Fuzz(func(t *testing.T, body, path string) {
 		doc := parseJSON([]byte(body))
 		if doc == nil {
 			return
 		}
-		// Must not panic; a found value is a scalar's text.
-		_, _ = lookup(doc, path, "+79161234567")
+		// Must not panic; a found value is a scalar's text, and lookup
+		// finds lookupAll's first.
+		all := lookupAll(doc, path, "+79161234567")
+		v, ok := lookup(doc, path, "+79161234567")
+		if ok != (len(all) > 0) || ok && v != all[0] {
+			t.Fatalf("lookup %q %v, lookupAll %q", v, ok, all)
+		}
 	})
 }
 
@@ -341,6 +349,89 @@ func TestAnswerReadUpToLimit(t *testing.T) {
 			var re *ResponseError
 			require.True(t, errors.As(err, &re))
 			assert.LessOrEqual(t, len(re.Body), 256, "an excerpt")
+		})
+	}
+}
+
+func TestLookupAll(t *testing.T) {
+	doc := parseJSON([]byte(`{"messages":[{"status":"0","id":"a"},{"status":"1"},{"status":2}],"n":[[1,2],[3]],"code":21211}`))
+	for _, tc := range []struct {
+		path string
+		want []string
+	}{
+		{"messages.*.status", []string{"0", "1", "2"}},
+		{"messages.*.id", []string{"a"}},
+		{"messages.1.status", []string{"1"}},
+		{"messages.3.status", nil},
+		{"n.*.*", []string{"1", "2", "3"}},
+		{"n.*.1", []string{"2"}},
+		{"code", []string{"21211"}},
+		{"code.*", nil},
+		{"*", nil},
+		{"messages.*", nil},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			assert.Equal(t, tc.want, lookupAll(doc, tc.path, "+1"))
+		})
+	}
+}
+
+// Codes found at a path with "*" decide together; UnknownCodeByStatus
+// leaves an unknown code to the HTTP status.
+func TestCodesTogether(t *testing.T) {
+	codes := map[string]Outcome{"0": Accepted, "1": Throttled, "2": Rejected, "3": Fatal}
+	parts := func(sts ...string) string {
+		var b strings.Builder
+		b.WriteString(`{"messages":[`)
+		for i, st := range sts {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"status":%q}`, st)
+		}
+		b.WriteString("]}")
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name     string
+		status   int
+		body     string
+		byStatus bool
+		want     Outcome
+		code     string
+	}{
+		{"one accepted", 200, parts("0"), false, Accepted, "0"},
+		{"all accepted", 200, parts("0", "0", "0"), false, Accepted, "0"},
+		{"all throttled", 200, parts("1", "1"), false, Throttled, "1"},
+		{"accepted then throttled", 200, parts("0", "1"), false, Ambiguous, "1"},
+		{"rejected then accepted", 200, parts("2", "0"), false, Ambiguous, "2"},
+		{"two failures: the first decides", 200, parts("2", "3"), false, Rejected, "2"},
+		{"unknown code", 400, parts("9"), false, Ambiguous, "9"},
+		{"unknown code by status 400", 400, parts("9"), true, Rejected, "9"},
+		{"unknown code by status 401", 401, parts("9"), true, Fatal, "9"},
+		{"known code by status", 400, parts("1"), true, Throttled, "1"},
+		{"no code", 503, `{}`, true, Temporary, "503"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := (&Outcomes{CodePaths: []string{"messages.*.status"}, Codes: codes, UnknownCodeByStatus: tc.byStatus}).compile()
+			require.NoError(t, err)
+			v := o.classify(tc.status, []byte(tc.body), "+1")
+			assert.Equal(t, tc.want, v.out)
+			assert.Equal(t, tc.code, v.code)
+		})
+	}
+}
+
+// The presets are plain data: they survive a JSON round trip, as a
+// configuration file holds them.
+func TestVendorPresetsJSON(t *testing.T) {
+	for name, cfg := range map[string]Config{"twilio": Twilio("AC1", "tok"), "vonage": Vonage("k", "s")} {
+		t.Run(name, func(t *testing.T) {
+			b, err := json.Marshal(cfg)
+			require.NoError(t, err)
+			var back Config
+			require.NoError(t, json.Unmarshal(b, &back))
+			assert.Equal(t, cfg, back)
 		})
 	}
 }
