@@ -86,7 +86,8 @@ func runChild() int {
 
 // Two Clients in this process and one in a child process, each with its own
 // Redis connection, share one rate: every one-second window holds at most
-// rate + burst sends, and the steady rate is within 2 % of the limit.
+// rate + burst sends (give or take timing jitter), and the steady rate is
+// within 2 % of the limit.
 func TestSharedRate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for 5 s")
@@ -184,8 +185,11 @@ func TestSharedRate(t *testing.T) {
 	t.Logf("per one-second window: %v; most in any sliding second: %d", windows, maxSliding)
 	t.Logf("steady rate %.2f/s (%.2f %% off %d/s); overall, burst taken out, %.2f/s", steady, 100*(steady-limit)/limit, limit, overall)
 
-	if maxSliding > limit+burst {
-		t.Errorf("%d sends in one second, more than rate + burst = %d", maxSliding, limit+burst)
+	// Redis grants at most rate + burst in any second of its clock. The
+	// times here are taken at the provider, a few milliseconds after each
+	// grant, with scheduling jitter; allow 2 % of the rate for it.
+	if most := (limit + burst) + limit/50; maxSliding > most {
+		t.Errorf("%d sends in one second, more than rate + burst = %d (+%d for timing jitter)", maxSliding, limit+burst, limit/50)
 	}
 	if steady < limit*0.98 || steady > limit*1.02 {
 		t.Errorf("steady rate %.2f/s, not within 2 %% of %d/s", steady, limit)
