@@ -53,8 +53,8 @@ type Receipt struct {
 //   - One call to Send is one attempt to hand one message to the gateway.
 //     Send must not retry anything that may have reached the gateway. It may
 //     repeat, within the same call, only steps that provably did not reach it
-//     (a failed dial, DNS lookup or TLS handshake); "The Client takes care of
-//     retry logic".
+//     (a failed dial, DNS lookup or TLS handshake): retries are the
+//     Client's.
 //   - Send honours ctx: when ctx is done it returns promptly, with an error
 //     that matches ctx.Err() under errors.Is.
 //   - A failure is returned as an *Error whose Kind tells whether the message

@@ -120,10 +120,17 @@ func TestFailureIsAnAnswer(t *testing.T) {
 }
 
 func TestTemporaryFailureRetriesTheTask(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) { testTemporaryFailureRetriesTheTask(t, backend) })
+	}
+}
+
+func testTemporaryFailureRetriesTheTask(t *testing.T, backend string) {
 	p := &scriptProvider{fail: map[string]sms.Kind{"88005553535": sms.KindTemporary}}
 	cfg, types := testProvider("flaky", p)
 	cfg.TaskAttempts = 2
-	ts := startService(t, "sqlite", cfg, types)
+	cfg.PollInterval = sms.Duration(100 * time.Millisecond) // picks up the task's retry
+	ts := startService(t, backend, cfg, types)
 	var a answer
 	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address=flaky&message=x&wait=0", "[88005553535, 88005553599]", &a))
 	id := a.TaskID
