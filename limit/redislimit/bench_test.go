@@ -9,8 +9,8 @@ import (
 
 // BenchmarkWaitN measures what a grant costs against the real Redis: the
 // rate is too high to make anyone wait, so each op is one request to Redis
-// (redis_rate's script, by EVALSHA). Parallel: every goroutine shares one
-// client and its connection pool, as a Client's workers do.
+// (redis_rate's script, by EVALSHA). Parallel: 8 goroutines per CPU share
+// one client and its connection pool, as a Client's workers do.
 func BenchmarkWaitN(b *testing.B) {
 	for _, bc := range []struct {
 		name     string
@@ -32,6 +32,7 @@ func BenchmarkWaitN(b *testing.B) {
 				}
 				return
 			}
+			b.SetParallelism(8)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if err := l.WaitN(ctx, 1); err != nil {
