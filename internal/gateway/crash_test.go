@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"context"
+	"database/sql"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/smsgateway/sms/internal/gateway/store"
 
@@ -68,4 +71,42 @@ func TestProviderRemoved(t *testing.T) {
 	r := got.single(t)
 	assert.Equal(t, store.StateNotAttempted, r["state"])
 	assert.Contains(t, r["error"], `"gone"`)
+}
+
+// TestSQLiteResumesAtOnce plays a process killed in the middle of a task on
+// SQLite: its job is left running and a message marked in flight. The next
+// process to open the data directory resumes the task at once (River's
+// rescuer would wait minutes), reports the message in flight as ambiguous,
+// and sends the rest.
+func TestSQLiteResumesAtOnce(t *testing.T) {
+	p := &scriptProvider{}
+	cfg, types := testProvider("vendor", p)
+	o := Options{Config: cfg, DataDir: t.TempDir(), Logger: testLogger(), Types: types}
+	svc, err := New(context.Background(), o) // never started: we play its run
+	require.NoError(t, err)
+	ts := &testService{svc: svc, srv: httptest.NewServer(svc.Handler())}
+	var a answer
+	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address=vendor&message=x&wait=0", "[79990000001, 79990000002]", &a))
+	tk, err := svc.store.Task(context.Background(), a.TaskID)
+	require.NoError(t, err)
+	require.NoError(t, svc.store.MarkSending(context.Background(), a.TaskID, 0))
+	closeService(t, svc, ts.srv)
+	// What River records while a process works the job.
+	db, err := sql.Open("sqlite", filepath.Join(o.DataDir, "smsgateway.db"))
+	require.NoError(t, err)
+	_, err = db.Exec(`UPDATE river_job SET state = 'running', attempt = attempt + 1 WHERE id = ?`, tk.JobID)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	start := time.Now()
+	svc, srv := openService(t, o)
+	defer closeService(t, svc, srv)
+	ts = &testService{svc: svc, srv: srv}
+	got := ts.awaitTask(t, a.TaskID)
+	t.Logf("resumed and finished %v after the start", time.Since(start))
+	list := got.list(t)
+	assert.Equal(t, store.StateFailed, list[0]["state"])
+	assert.Equal(t, "ambiguous", list[0]["kind"])
+	assert.Equal(t, store.StateSent, list[1]["state"])
+	assert.Zero(t, p.callsTo("79990000001"), "the message in flight is not resent")
 }

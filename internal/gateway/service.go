@@ -67,7 +67,10 @@ type Options struct {
 	// Config is the configuration; nil means the defaults, and so do its
 	// zero fields (New fills them in a copy).
 	Config *Config
-	// DataDir holds the SQLite database when DatabaseURL is empty.
+	// DataDir holds the SQLite database when DatabaseURL is empty. One
+	// process at a time may use it (cmd/smsgateway locks it): tasks found
+	// running when it opens belong to a process that died, and resume at
+	// once.
 	DataDir string
 	// DatabaseURL, when set, is a PostgreSQL URL to use instead of SQLite.
 	DatabaseURL string

@@ -26,7 +26,9 @@ import (
 
 // Options say which database Open opens.
 type Options struct {
-	// DataDir holds the SQLite database when DatabaseURL is empty.
+	// DataDir holds the SQLite database when DatabaseURL is empty. The
+	// caller must be its only user (cmd/smsgateway holds a lock on it):
+	// jobs found running when it opens are taken for a dead process's.
 	DataDir string
 	// DatabaseURL, when set, is a PostgreSQL URL to use instead of SQLite.
 	DatabaseURL string
@@ -251,12 +253,27 @@ func openSQLite(ctx context.Context, o Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := resumeOrphans(ctx, s.db); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.newQueue = newQueue(s, db)
 	s.w = newWriter(func(ctx context.Context) (querier, func() error, func(), error) {
 		_, q, commit, rollback, err := db.begin(ctx)
 		return q, commit, rollback, err
 	})
 	return s, nil
+}
+
+// resumeOrphans makes the jobs that a SQLite database records as running
+// available again, at once. One process owns a SQLite database (the caller
+// holds its data directory: see Options), so a job running when it opens
+// was running in a process that died; River's rescuer would wait
+// RescueStuckJobsAfter (minutes) to conclude the same. The messages that
+// job had in flight are then handled as interrupted by its next run.
+func resumeOrphans(ctx context.Context, q querier) error {
+	_, err := q.exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
+	return err
 }
 
 // openPostgres opens the same tables on PostgreSQL through pgx v5.
