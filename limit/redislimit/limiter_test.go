@@ -35,6 +35,9 @@ func TestNewValidates(t *testing.T) {
 		{"negative rate", rdb, "k", -1, 10, nil, false},
 		{"infinite rate", rdb, "k", rate.Inf, 10, nil, false},
 		{"NaN rate", rdb, "k", rate.Limit(math.NaN()), 10, nil, false},
+		{"rate above a million per second", rdb, "k", 2e6, 10, nil, false},
+		{"a million per second", rdb, "k", 1e6, 10, nil, true},
+		{"rate too low", rdb, "k", 1e-12, 10, nil, false},
 		{"zero burst", rdb, "k", 100, 0, nil, false},
 		{"negative max outage", rdb, "k", 100, 1, []Option{WithMaxOutage(-1)}, false},
 		{"zero backoff", rdb, "k", 100, 1, []Option{WithBackoff(0, time.Second)}, false},
@@ -355,5 +358,30 @@ func TestClientDuringOutage(t *testing.T) {
 	}
 	if o.rep.Sent+o.rep.NotAttempted != len(o.rep.Results) {
 		t.Errorf("report: %d sent, %d not attempted of %d", o.rep.Sent, o.rep.NotAttempted, len(o.rep.Results))
+	}
+}
+
+// With WithMaxOutage, a Client's Send fails as not attempted once Redis has
+// been gone that long, and says why; nothing reaches the provider.
+func TestClientMaxOutage(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: closedAddr(t)})
+	t.Cleanup(func() { _ = rdb.Close() })
+	l, err := New(rdb, "k", 100, 1, WithMaxOutage(300*time.Millisecond),
+		WithRequestTimeout(50*time.Millisecond), WithBackoff(10*time.Millisecond, 50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newRecorder()
+	c, err := sms.New(p, sms.WithLimiter(l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Send(context.Background(), sms.Message{To: "+4915100000001", Text: "hi"})
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, sms.ErrNotAttempted) {
+		t.Fatalf("Send: %v, want not attempted, Redis unavailable", err)
+	}
+	if p.count() != 0 {
+		t.Errorf("provider got %d messages without Redis", p.count())
 	}
 }

@@ -71,7 +71,8 @@ import (
 
 // Limiter is an sms.Limiter whose allowance lives in Redis. It is safe for
 // simultaneous use by multiple goroutines, and it starts no goroutine of its
-// own; closing the Redis client is the caller's.
+// own; closing the Redis client is the caller's. The zero Limiter is not
+// usable: make one with New.
 type Limiter struct {
 	rl    *redis_rate.Limiter
 	key   string
@@ -99,7 +100,7 @@ const (
 // of at most burst events, counted in Redis under key (stored as "rate:"+key
 // by redis_rate). rdb may be a *redis.Client, *redis.ClusterClient or
 // *redis.Ring; it is used, never closed. r must be positive and finite, and
-// burst at least 1.
+// burst at least 1; rates above one event per microsecond are refused.
 func New(rdb redis.UniversalClient, key string, r rate.Limit, burst int, opts ...Option) (*Limiter, error) {
 	if rdb == nil {
 		return nil, errors.New("redislimit: nil Redis client")
@@ -113,6 +114,9 @@ func New(rdb redis.UniversalClient, key string, r rate.Limit, burst int, opts ..
 	if burst < 1 {
 		return nil, fmt.Errorf("redislimit: burst must be at least 1, got %d", burst)
 	}
+	if iv := float64(time.Second) / float64(r); iv < float64(time.Microsecond) || iv > float64(math.MaxInt64) {
+		return nil, fmt.Errorf("redislimit: rate %v is out of range (one event per microsecond to one per 290 years)", r)
+	}
 	l := &Limiter{
 		rl:             redis_rate.NewLimiter(rdb),
 		key:            key,
@@ -123,9 +127,6 @@ func New(rdb redis.UniversalClient, key string, r rate.Limit, burst int, opts ..
 		now:            time.Now,
 		sleep:          sleep,
 		jitter:         jitter,
-	}
-	if l.limit.Period <= 0 {
-		return nil, fmt.Errorf("redislimit: rate %v is too high", r)
 	}
 	for _, o := range opts {
 		if err := o(l); err != nil {
