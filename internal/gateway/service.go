@@ -144,7 +144,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		Workers:              workers,
 		MaxAttempts:          cfg.TaskAttempts,
 		FetchPollInterval:    time.Duration(cfg.PollInterval),
-		FetchCooldown:        time.Millisecond, // the least River allows: a wake-up is acted on at once
+		FetchCooldown:        fetchCooldown(o.DatabaseURL != ""),
 		JobTimeout:           w.timeout,
 		RescueStuckJobsAfter: w.timeout + w.timeout/2,
 	}); err != nil {
@@ -152,6 +152,19 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// fetchCooldown is River's FetchCooldown: the least time between two
+// fetches, and on PostgreSQL between two insert notifications. A wake-up
+// within it waits for its end. On SQLite a wake-up then still fetches (at
+// the cooldown's end), and 5 ms lets one fetch take the tasks of several
+// requests; on PostgreSQL a notification within it is dropped, leaving the
+// job to the fetch poll, so it is River's least, 1 ms.
+func fetchCooldown(postgres bool) time.Duration {
+	if postgres {
+		return time.Millisecond
+	}
+	return 5 * time.Millisecond
 }
 
 // Handler returns the HTTP API (see api.handler for the routes).
