@@ -2,7 +2,7 @@
 // Clients, in one process or in many, share one rate: a backend that embeds
 // the library can hold a gateway's limit across all its instances.
 //
-//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
 //	l, err := redislimit.New(rdb, "sms:kannel", 200, 10) // 200 per second, bursts of 10
 //	...
 //	c, err := sms.New(p, sms.WithLimiter(l))
@@ -37,7 +37,9 @@
 // ctx's error (context.Canceled or context.DeadlineExceeded). When ctx
 // ends during the first failing request (the Redis client may retry
 // within it), WaitN cannot tell the outage from a slow answer and returns
-// ctx's error alone.
+// ctx's error alone. A Redis that answers every request with an error (a
+// wrong password, a key of another type) is waited out the same way: the
+// error names Redis's answer.
 //
 // When Redis loses the key (a restart without persistence, a flush), the
 // limit starts afresh: instances may then use one burst at once.
