@@ -26,6 +26,9 @@ func waitLimiter(ctx context.Context, l Limiter, n int) error {
 		return nil
 	}
 	if cerr := ctx.Err(); cerr != nil {
+		if errors.Is(err, cerr) {
+			return err // it may say more, such as why the wait was long
+		}
 		return cerr
 	}
 	if contextErr(err) {
@@ -86,7 +89,7 @@ func (c *Client) wait(ctx, stop context.Context, n int) error {
 		return nil
 	}
 	if err := waitLimiter(stop, c.limiter, n); err != nil {
-		if cause := stopCause(ctx, stop); cause != nil {
+		if cause := stopCause(ctx, stop); cause != nil && !errors.Is(err, cause) {
 			return cause
 		}
 		return err

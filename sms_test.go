@@ -241,6 +241,30 @@ func TestRateLimitDeadline(t *testing.T) {
 	assert.Equal(t, 1, fp.callCount())
 }
 
+// reasonLimiter waits until ctx ends and says why it waited so long, as a
+// distributed limiter whose store is unreachable does.
+type reasonLimiter struct{ reason error }
+
+func (l reasonLimiter) WaitN(ctx context.Context, _ int) error {
+	<-ctx.Done()
+	return fmt.Errorf("%w while %w", ctx.Err(), l.reason)
+}
+
+// TestLimiterReasonKept: a limiter's error that matches the context's is
+// passed on whole, so the caller learns why the wait was long.
+func TestLimiterReasonKept(t *testing.T) {
+	unreachable := errors.New("limit store unreachable")
+	c, err := New(&fakeProvider{}, WithLimiter(reasonLimiter{unreachable}))
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err = c.Send(ctx, Message{To: testNumber, Text: "x"})
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, err, unreachable)
+	assert.ErrorIs(t, err, ErrNotAttempted)
+}
+
 func TestThrottleSlowsEveryWorker(t *testing.T) {
 	fp := &fakeProvider{script: func(n int, msg Message) (Receipt, error) {
 		if msg.To == "+4915100000001" {
