@@ -134,46 +134,63 @@ func TestHTTPQueryOptionErrors(t *testing.T) {
 	}
 }
 
-// TestHTTPQueryTwilioPreset runs the service with the "twilio" preset,
-// configured from its options alone, against Prism serving Twilio's own
-// OpenAPI description: the request passes the specification's validation
-// and the example answer is a sent message with the example's SID. The
-// auth token never shows in answers or logs.
-func TestHTTPQueryTwilioPreset(t *testing.T) {
+// TestHTTPQueryVendorPresets runs the service with the "twilio" and
+// "vonage" presets, configured from their options alone, against Prism
+// serving each vendor's own OpenAPI description: the request passes the
+// specification's validation and the example answer is a sent message with
+// the example's message ID. The secret never shows in answers or logs.
+func TestHTTPQueryVendorPresets(t *testing.T) {
 	const (
-		sid   = "AC0123456789abcdef0123456789abcdef"
-		token = "twilio-canary-token"
+		sid    = "AC0123456789abcdef0123456789abcdef"
+		secret = "vendor-canary-secret"
+		specs  = "../../providers/httpquery/testdata/vendors/"
 	)
-	m := prismtest.Start(t, "../../providers/httpquery/testdata/vendors/twilio/twilio_api_v2010.json")
-	var logs lockedBuffer
-	cfg := testConfig(nil)
-	opts, err := json.Marshal(map[string]any{"preset": "twilio", "url": httpquery.TwilioURL(m.URL, sid), "username": sid, "password": token})
-	require.NoError(t, err)
-	cfg.Providers = map[string]ProviderConfig{"twilio": {Type: "httpquery", Options: opts}}
-	require.NoError(t, cfg.setDefaults())
-	svc, err := New(t.Context(), Options{Config: cfg, DataDir: t.TempDir(), Logger: newTestLogger(&logs)})
-	require.NoError(t, err)
-	require.NoError(t, svc.Start(t.Context()))
-	ts := &testService{svc: svc, srv: newServer(t, svc)}
-	defer func() {
-		svc.Drain()
-		ts.srv.Close()
-		require.NoError(t, svc.Shutdown(t.Context()))
-		assert.NotContains(t, logs.String(), token)
-	}()
+	for _, tc := range []struct {
+		preset, spec, username, id string
+		url                        func(base string) string
+		// The sender: the service's API has none, so it comes with the
+		// configuration.
+		params map[string][]string
+		status json.Number
+	}{
+		{"twilio", "twilio/twilio_api_v2010.json", sid, "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+			func(base string) string { return httpquery.TwilioURL(base, sid) }, map[string][]string{"From": {"+14155552345"}}, "201"},
+		{"vonage", "vonage/sms.yml", "abcd1234", "0A0000000123ABCD1",
+			func(base string) string { return base + "/json" }, map[string][]string{"from": {"AcmeInc"}}, "200"},
+	} {
+		t.Run(tc.preset, func(t *testing.T) {
+			m := prismtest.Start(t, specs+tc.spec)
+			var logs lockedBuffer
+			cfg := testConfig(nil)
+			opts, err := json.Marshal(map[string]any{"preset": tc.preset, "url": tc.url(m.URL), "username": tc.username, "password": secret, "params": tc.params})
+			require.NoError(t, err)
+			cfg.Providers = map[string]ProviderConfig{tc.preset: {Type: "httpquery", Options: opts}}
+			require.NoError(t, cfg.setDefaults())
+			svc, err := New(t.Context(), Options{Config: cfg, DataDir: t.TempDir(), Logger: newTestLogger(&logs)})
+			require.NoError(t, err)
+			require.NoError(t, svc.Start(t.Context()))
+			ts := &testService{svc: svc, srv: newServer(t, svc)}
+			defer func() {
+				svc.Drain()
+				ts.srv.Close()
+				require.NoError(t, svc.Shutdown(t.Context()))
+				assert.NotContains(t, logs.String(), secret)
+			}()
 
-	var a answer
-	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=twilio&phone_number=%2B14155552345&message=Hello", "", &a))
-	assert.Equal(t, store.StatusSuccess, a.TaskStatus)
-	r := a.single(t)
-	assert.Equal(t, store.StateSent, r["state"])
-	assert.Equal(t, json.Number("201"), r["status"])
-	assert.Equal(t, "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", r["message_id"], "the example answer's SID")
-	body, err := json.Marshal(a)
-	require.NoError(t, err)
-	assert.NotContains(t, string(body), token)
+			var a answer
+			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address="+tc.preset+"&phone_number=%2B447700900000&message=Hello", "", &a))
+			assert.Equal(t, store.StatusSuccess, a.TaskStatus)
+			r := a.single(t)
+			assert.Equal(t, store.StateSent, r["state"])
+			assert.Equal(t, tc.status, r["status"])
+			assert.Equal(t, tc.id, r["message_id"], "the example answer's message ID")
+			body, err := json.Marshal(a)
+			require.NoError(t, err)
+			assert.NotContains(t, string(body), secret)
 
-	log := m.Take(t)
-	assert.Contains(t, log, "Request received")
-	assert.Empty(t, prismtest.Violations(log), "the request passes Twilio's specification")
+			log := m.Take(t)
+			assert.Contains(t, log, "Request received")
+			assert.Empty(t, prismtest.Violations(log), "the request passes the vendor's specification")
+		})
+	}
 }
