@@ -8,7 +8,7 @@
 //
 // Every flag can also be set from the environment: SMSGATEWAY_ADDR,
 // SMSGATEWAY_DATA_DIR, SMSGATEWAY_CONFIG, SMSGATEWAY_DATABASE_URL,
-// SMSGATEWAY_LOG_LEVEL; a flag wins over its variable. API keys may also come
+// SMSGATEWAY_REDIS_URL, SMSGATEWAY_LOG_LEVEL; a flag wins over its variable. API keys may also come
 // from SMSGATEWAY_API_KEYS (comma-separated). See docs/service.md.
 package main
 
@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	dataDir := fs.String("data-dir", env("SMSGATEWAY_DATA_DIR", "./data"), "directory of the SQLite database (env SMSGATEWAY_DATA_DIR)")
 	configPath := fs.String("config", env("SMSGATEWAY_CONFIG", ""), "JSON configuration file (env SMSGATEWAY_CONFIG); none means one provider named \"log\"")
 	database := fs.String("database", env("SMSGATEWAY_DATABASE_URL", ""), "PostgreSQL URL to use instead of SQLite (env SMSGATEWAY_DATABASE_URL)")
+	redisURL := fs.String("redis", env("SMSGATEWAY_REDIS_URL", ""), "Redis URL (redis://host:6379/0) whose limits the processes share: each provider's rate_limit holds across them (env SMSGATEWAY_REDIS_URL)")
 	logLevel := fs.String("log-level", env("SMSGATEWAY_LOG_LEVEL", "info"), "debug, info, warn or error (env SMSGATEWAY_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	opts := gateway.Options{Config: cfg, DataDir: *dataDir, DatabaseURL: *database, Logger: log}
+	opts := gateway.Options{Config: cfg, DataDir: *dataDir, DatabaseURL: *database, RedisURL: *redisURL, Logger: log}
 	if *database == "" {
 		unlock, err := lockDataDir(*dataDir)
 		if err != nil {

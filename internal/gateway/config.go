@@ -148,6 +148,16 @@ func (c *Config) setDefaults() error {
 	return errors.Join(errs...)
 }
 
+// limited reports whether some provider has a rate limit.
+func (c *Config) limited() bool {
+	for _, p := range c.Providers {
+		if p.RateLimit > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // names returns the provider names, sorted.
 func (c *Config) names() []string {
 	names := make([]string, 0, len(c.Providers))

@@ -3,10 +3,14 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,7 +54,7 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, 5*time.Second, time.Duration(cfg.SendTimeout))
 		assert.Equal(t, time.Second, time.Duration(cfg.DefaultWait))
 		assert.Equal(t, []string{"Google", "Yandex", "both", "by-country"}, cfg.names())
-		ps, err := buildProviders(cfg, builtinTypes, nopStore{}, newMetrics(nopStore{}).hooks, slog.New(slog.DiscardHandler))
+		ps, err := buildProviders(cfg, builtinTypes, nopStore{}, &rateLimits{}, newMetrics(nopStore{}).hooks, slog.New(slog.DiscardHandler))
 		require.NoError(t, err)
 		require.Len(t, ps, 4)
 		require.NoError(t, closeProviders(ps))
@@ -90,7 +94,7 @@ func TestBuildProvidersErrors(t *testing.T) {
 			cfg := &Config{}
 			require.NoError(t, json.Unmarshal([]byte(tc.providers), &cfg.Providers))
 			require.NoError(t, cfg.setDefaults())
-			_, err := buildProviders(cfg, builtinTypes, nopStore{}, newMetrics(nopStore{}).hooks, slog.New(slog.DiscardHandler))
+			_, err := buildProviders(cfg, builtinTypes, nopStore{}, &rateLimits{}, newMetrics(nopStore{}).hooks, slog.New(slog.DiscardHandler))
 			assert.Error(t, err)
 		})
 	}
@@ -151,3 +155,48 @@ type nopStore struct{}
 
 func (nopStore) QueueDepth(context.Context) (int, error)        { return 0, nil }
 func (nopStore) MarkSending(context.Context, string, int) error { return nil }
+
+// TestSharedRateLimit: two services with one Redis share each provider's
+// rate limit: together they send no faster than one alone may.
+func TestSharedRateLimit(t *testing.T) {
+	url := redisURL(t)
+	const limit, n = 50, 60                                // each service sends n; together 2n at 50/s: about 2.4 s
+	name := fmt.Sprintf("shared%d", time.Now().UnixNano()) // the Redis key is per provider name
+	var times []time.Time
+	var mu sync.Mutex
+	p := &scriptProvider{onSend: func() {
+		mu.Lock()
+		times = append(times, time.Now())
+		mu.Unlock()
+	}}
+	list, body := make([]string, n), ""
+	for i := range list {
+		list[i] = fmt.Sprintf("7999%07d", i)
+	}
+	body = "[" + strings.Join(list, ",") + "]"
+	var services []*testService
+	for range 2 {
+		cfg, types := testProvider(name, p)
+		cfg.Providers[name] = ProviderConfig{Type: "test", RateLimit: limit, Burst: 1}
+		o := Options{Config: cfg, DataDir: t.TempDir(), Logger: testLogger(), Types: types, RedisURL: url}
+		svc, srv := openService(t, o)
+		t.Cleanup(func() { closeService(t, svc, srv) })
+		services = append(services, &testService{svc: svc, srv: srv})
+	}
+	var ids []string
+	for _, ts := range services {
+		var a answer
+		require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address="+name+"&message=x&wait=0", body, &a))
+		ids = append(ids, a.TaskID)
+	}
+	for i, ts := range services {
+		assert.Equal(t, store.StatusSuccess, ts.awaitTask(t, ids[i]).TaskStatus)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, times, 2*n)
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	got := float64(len(times)-1) / times[len(times)-1].Sub(times[0]).Seconds()
+	t.Logf("%d messages from 2 services at %.1f/s (limit %d/s)", len(times), got, limit)
+	assert.Less(t, got, limit*1.1, "the limit is shared, not one per service")
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -43,11 +44,16 @@ func testTypes(providers map[string]sms.Provider) map[string]ProviderFactory {
 type scriptProvider struct {
 	fail  map[string]sms.Kind
 	delay time.Duration
-	mu    sync.Mutex
-	calls map[string]int
+	// onSend, when set, is called at the start of every Send.
+	onSend func()
+	mu     sync.Mutex
+	calls  map[string]int
 }
 
 func (p *scriptProvider) Send(ctx context.Context, msg sms.Message) (sms.Receipt, error) {
+	if p.onSend != nil {
+		p.onSend()
+	}
 	p.mu.Lock()
 	if p.calls == nil {
 		p.calls = make(map[string]int)
@@ -288,4 +294,18 @@ func closeService(t testing.TB, svc *Service, srv *httptest.Server) {
 	svc.Drain()
 	srv.Close()
 	require.NoError(t, svc.Shutdown(context.Background()))
+}
+
+// redisURL returns SMS_TEST_REDIS_URL, skipping the test without it, unless
+// SMS_REQUIRE_REDIS=1, which makes it fail (as in CI).
+func redisURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("SMS_TEST_REDIS_URL")
+	if u == "" {
+		if os.Getenv("SMS_REQUIRE_REDIS") == "1" {
+			t.Fatal("SMS_REQUIRE_REDIS=1 but SMS_TEST_REDIS_URL is not set")
+		}
+		t.Skip("SMS_TEST_REDIS_URL is not set")
+	}
+	return u
 }

@@ -194,3 +194,16 @@ func TestHTTPQueryVendorPresets(t *testing.T) {
 		})
 	}
 }
+
+// The vendor presets need no "url": the vendors' public endpoints are the
+// default.
+func TestHTTPQueryVendorPresetDefaults(t *testing.T) {
+	for _, options := range []string{
+		`{"preset": "twilio", "username": "AC0123456789abcdef0123456789abcdef", "password": "x", "params": {"From": ["+14155552345"]}}`,
+		`{"preset": "vonage", "username": "abcd1234", "password": "x", "params": {"from": ["AcmeInc"]}}`,
+	} {
+		p, err := newHTTPQueryProvider(ProviderEnv{Name: "x", Log: newTestLogger(io.Discard)}, json.RawMessage(options))
+		require.NoError(t, err, options)
+		require.NoError(t, p.(io.Closer).Close())
+	}
+}

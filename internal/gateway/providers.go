@@ -125,28 +125,33 @@ func (b *providerSet) build(name string) (sms.Provider, error) {
 // buildProviders constructs every configured provider with the factories
 // of types. Each gets its own sms.Client over a marking wrapper that marks
 // the message's row in flight before every attempt.
-func buildProviders(cfg *Config, types map[string]ProviderFactory, st rowMarker, hooks func(name string) sms.Hooks, log *slog.Logger) (map[string]*provider, error) {
+func buildProviders(cfg *Config, types map[string]ProviderFactory, st rowMarker, lim *rateLimits, hooks func(name string) sms.Hooks, log *slog.Logger) (map[string]*provider, error) {
 	b := &providerSet{cfg: cfg, types: types, log: log, raw: map[string]sms.Provider{}, building: map[string]bool{}}
 	out := make(map[string]*provider, len(cfg.Providers))
 	for _, name := range cfg.names() {
-		pc := cfg.Providers[name]
 		p, err := b.build(name)
+		var opts []sms.Option
 		if err == nil {
-			var c *sms.Client
-			c, err = sms.New(&marking{p: p, store: st}, clientOptions(cfg, pc, hooks(name), log.With("provider", name))...)
-			ip, ok := p.(sms.IdempotentProvider)
-			out[name] = &provider{client: c, idempotent: ok && ip.Idempotent()}
+			opts, err = clientOptions(cfg, name, lim, hooks(name), log.With("provider", name))
+		}
+		var c *sms.Client
+		if err == nil {
+			c, err = sms.New(&marking{p: p, store: st}, opts...)
 		}
 		if err != nil {
 			_ = closeProviders(out)
 			return nil, fmt.Errorf("provider %q: %w", name, err)
 		}
+		ip, ok := p.(sms.IdempotentProvider)
+		out[name] = &provider{client: c, idempotent: ok && ip.Idempotent()}
 	}
 	return out, nil
 }
 
-// clientOptions are the sms.Client options of one configured provider.
-func clientOptions(cfg *Config, pc ProviderConfig, hooks sms.Hooks, log *slog.Logger) []sms.Option {
+// clientOptions are the sms.Client options of the configured provider
+// name.
+func clientOptions(cfg *Config, name string, lim *rateLimits, hooks sms.Hooks, log *slog.Logger) ([]sms.Option, error) {
+	pc := cfg.Providers[name]
 	opts := []sms.Option{
 		sms.WithRetry(cfg.retryFor(pc)),
 		sms.WithAttemptTimeout(time.Duration(cfg.SendTimeout)),
@@ -158,12 +163,16 @@ func clientOptions(cfg *Config, pc ProviderConfig, hooks sms.Hooks, log *slog.Lo
 		if burst <= 0 {
 			burst = max(1, int(pc.RateLimit/10))
 		}
-		opts = append(opts, sms.WithRateLimit(rate.Limit(pc.RateLimit), burst))
+		l, err := lim.limiter(name, rate.Limit(pc.RateLimit), burst)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, sms.WithLimiter(l))
 	}
 	if pc.Concurrency > 0 {
 		opts = append(opts, sms.WithConcurrency(pc.Concurrency))
 	}
-	return opts
+	return opts, nil
 }
 
 // rowMarker marks a message row as in flight.

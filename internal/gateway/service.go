@@ -79,6 +79,11 @@ type Options struct {
 	// Types adds provider types to the built-in ones (log, mock,
 	// httpquery, failover, routing), or replaces them by name.
 	Types map[string]ProviderFactory
+	// RedisURL, when set (redis://host:port/db), makes every provider's
+	// rate_limit one limit shared by all the processes that use the same
+	// Redis, kept under the key "smsgateway:<provider name>"
+	// (limit/redislimit). Without it each process has its own.
+	RedisURL string
 }
 
 // Service is the gateway: a job queue, providers, and the HTTP API. Create
@@ -88,6 +93,7 @@ type Service struct {
 	cfg       *Config
 	store     *store.Store
 	providers map[string]*provider
+	limits    *rateLimits
 	api       *api
 	draining  chan struct{}
 	drainOnce sync.Once
@@ -121,12 +127,18 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	m := newMetrics(st)
 	types := maps.Clone(builtinTypes)
 	maps.Copy(types, o.Types)
-	providers, err := buildProviders(cfg, types, st, m.hooks, log)
+	limits, err := newLimits(o.RedisURL, o.DatabaseURL != "", cfg, log)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, store: st, providers: providers, draining: make(chan struct{})}
+	providers, err := buildProviders(cfg, types, st, limits, m.hooks, log)
+	if err != nil {
+		limits.close()
+		st.Close()
+		return nil, err
+	}
+	s := &Service{cfg: cfg, store: st, providers: providers, limits: limits, draining: make(chan struct{})}
 	s.api = &api{cfg: cfg, log: log, store: st, providers: providers, metrics: m, waiters: newWaiters(), now: time.Now}
 	w := &taskWorker{
 		store: st, providers: providers, draining: s.draining,
@@ -223,9 +235,10 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// close closes the providers and the database.
+// close closes the providers, the limits and the database.
 func (s *Service) close() error {
 	err := closeProviders(s.providers)
+	s.limits.close()
 	s.store.Close()
 	return err
 }
