@@ -190,6 +190,21 @@ func migrate[TTx any](ctx context.Context, s *Store, db database[TTx], log *slog
 	return commit()
 }
 
+// setUp migrates the database of s and gives s its queue's constructor and
+// its writer, the same for both drivers. On failure it closes s.
+func setUp[TTx any](ctx context.Context, s *Store, db database[TTx], log *slog.Logger) error {
+	if err := migrate(ctx, s, db, log); err != nil {
+		s.Close()
+		return err
+	}
+	s.newQueue = newQueue(s, db)
+	s.w = newWriter(func(ctx context.Context) (querier, func() error, func(), error) {
+		_, q, commit, rollback, err := db.begin(ctx)
+		return q, commit, rollback, err
+	})
+	return nil
+}
+
 // newQueue is NewQueue for one driver.
 func newQueue[TTx any](s *Store, db database[TTx]) func(cfg *river.Config) error {
 	return func(cfg *river.Config) error {
@@ -249,19 +264,13 @@ func openSQLite(ctx context.Context, o Options) (*Store, error) {
 			return tx, sqlQuerier{tx}, tx.Commit, func() { _ = tx.Rollback() }, nil
 		},
 	}
-	if err := migrate(ctx, s, db, o.Log); err != nil {
-		s.Close()
+	if err := setUp(ctx, s, db, o.Log); err != nil {
 		return nil, err
 	}
 	if err := resumeOrphans(ctx, s.db); err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.newQueue = newQueue(s, db)
-	s.w = newWriter(func(ctx context.Context) (querier, func() error, func(), error) {
-		_, q, commit, rollback, err := db.begin(ctx)
-		return q, commit, rollback, err
-	})
 	return s, nil
 }
 
@@ -307,15 +316,9 @@ func openPostgres(ctx context.Context, o Options) (*Store, error) {
 			return tx, pgxQuerier{tx}, func() error { return tx.Commit(ctx) }, rollback, nil
 		},
 	}
-	if err := migrate(ctx, s, db, o.Log); err != nil {
-		s.Close()
+	if err := setUp(ctx, s, db, o.Log); err != nil {
 		return nil, err
 	}
-	s.newQueue = newQueue(s, db)
-	s.w = newWriter(func(ctx context.Context) (querier, func() error, func(), error) {
-		_, q, commit, rollback, err := db.begin(ctx)
-		return q, commit, rollback, err
-	})
 	return s, nil
 }
 
