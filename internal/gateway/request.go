@@ -189,8 +189,10 @@ func fieldFormat(ptr any) string {
 		return `must be a duration such as "30s" or a number of seconds`
 	case *time.Time:
 		return `must be an RFC 3339 time such as "2030-01-02T15:04:05Z"`
-	case *phoneNumber, *[]phoneNumber:
+	case *phoneNumber:
 		return "must be an integer or a string"
+	case *[]phoneNumber:
+		return "must be a list of integers or strings"
 	default:
 		return "must be a string"
 	}
