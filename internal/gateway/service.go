@@ -156,7 +156,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		Workers:              workers,
 		MaxAttempts:          cfg.TaskAttempts,
 		FetchPollInterval:    time.Duration(cfg.PollInterval),
-		FetchCooldown:        fetchCooldown(o.DatabaseURL != ""),
+		FetchCooldown:        min(fetchCooldown(o.DatabaseURL != ""), time.Duration(cfg.PollInterval)),
 		JobTimeout:           w.timeout,
 		RescueStuckJobsAfter: w.timeout + w.timeout/2,
 	}); err != nil {
