@@ -129,13 +129,7 @@ func newService(t testing.TB, backend string, cfg *Config, types map[string]Prov
 	svc, err := New(ctx, o)
 	require.NoError(t, err)
 	srv := httptest.NewServer(svc.Handler())
-	t.Cleanup(func() {
-		svc.Drain()
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		require.NoError(t, svc.Shutdown(ctx))
-	})
+	t.Cleanup(func() { closeService(t, svc, srv) })
 	ts := &testService{svc: svc, srv: srv}
 	if len(cfg.APIKeys) > 0 {
 		ts.key = cfg.APIKeys[0]
@@ -267,12 +261,6 @@ func (l *lockedBuffer) String() string {
 // newTestLogger logs everything, debug included, as JSON into w.
 func newTestLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// newServer serves svc's API on a test server.
-func newServer(t *testing.T, svc *Service) *httptest.Server {
-	t.Helper()
-	return httptest.NewServer(svc.Handler())
 }
 
 // testLogger discards the service's logs.

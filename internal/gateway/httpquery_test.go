@@ -81,15 +81,10 @@ func TestHTTPQueryKannelPreset(t *testing.T) {
 	opts, err := json.Marshal(map[string]any{"preset": "kannel", "url": srv.URL + "/cgi-bin/sendsms", "username": "tester", "password": canary, "params": map[string][]string{"smsc": {"fake"}}})
 	require.NoError(t, err)
 	cfg.Providers = map[string]ProviderConfig{"kannel": {Type: "httpquery", Options: opts}}
-	require.NoError(t, cfg.setDefaults())
-	svc, err := New(t.Context(), Options{Config: cfg, DataDir: t.TempDir(), Logger: newTestLogger(&logs)})
-	require.NoError(t, err)
-	require.NoError(t, svc.Start(t.Context()))
-	ts := &testService{svc: svc, srv: newServer(t, svc)}
+	svc, srv := openService(t, Options{Config: cfg, DataDir: t.TempDir(), Logger: newTestLogger(&logs)})
+	ts := &testService{svc: svc, srv: srv}
 	defer func() {
-		svc.Drain()
-		ts.srv.Close()
-		require.NoError(t, svc.Shutdown(t.Context()))
+		closeService(t, svc, srv)
 		assert.NotContains(t, logs.String(), canary)
 	}()
 
@@ -165,15 +160,10 @@ func TestHTTPQueryVendorPresets(t *testing.T) {
 			opts, err := json.Marshal(map[string]any{"preset": tc.preset, "url": tc.url(m.URL), "username": tc.username, "password": secret, "params": tc.params})
 			require.NoError(t, err)
 			cfg.Providers = map[string]ProviderConfig{tc.preset: {Type: "httpquery", Options: opts}}
-			require.NoError(t, cfg.setDefaults())
-			svc, err := New(t.Context(), Options{Config: cfg, DataDir: t.TempDir(), Logger: newTestLogger(&logs)})
-			require.NoError(t, err)
-			require.NoError(t, svc.Start(t.Context()))
-			ts := &testService{svc: svc, srv: newServer(t, svc)}
+			svc, srv := openService(t, Options{Config: cfg, DataDir: t.TempDir(), Logger: newTestLogger(&logs)})
+			ts := &testService{svc: svc, srv: srv}
 			defer func() {
-				svc.Drain()
-				ts.srv.Close()
-				require.NoError(t, svc.Shutdown(t.Context()))
+				closeService(t, svc, srv)
 				assert.NotContains(t, logs.String(), secret)
 			}()
 

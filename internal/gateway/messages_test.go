@@ -137,11 +137,8 @@ func TestSecretsStayHidden(t *testing.T) {
 	cfg := testConfig(nil)
 	cfg.APIKeys = []string{canary}
 	require.NoError(t, cfg.setDefaults())
-	svc, err := New(t.Context(), Options{Config: cfg, DataDir: t.TempDir(), Logger: newTestLogger(&logs)})
-	require.NoError(t, err)
-	require.NoError(t, svc.Start(t.Context()))
-	ts := &testService{svc: svc, key: canary}
-	ts.srv = newServer(t, svc)
+	svc, srv := openService(t, Options{Config: cfg, DataDir: t.TempDir(), Logger: newTestLogger(&logs)})
+	ts := &testService{svc: svc, srv: srv, key: canary}
 	var a answer
 	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=log&phone_number=88005553535&message=x", "", &a))
 	var answers strings.Builder
@@ -156,9 +153,7 @@ func TestSecretsStayHidden(t *testing.T) {
 		}
 	}
 	assert.NotContains(t, answers.String(), canary)
-	svc.Drain()
-	ts.srv.Close()
-	require.NoError(t, svc.Shutdown(t.Context()))
+	closeService(t, svc, srv)
 	assert.NotContains(t, logs.String(), canary)
 	assert.NotContains(t, logs.String(), "88005553535", "numbers are masked in logs")
 	assert.Contains(t, logs.String(), "88*******35")
