@@ -159,3 +159,16 @@ func WithLimitPerPart() Option {
 		return nil
 	}
 }
+
+// WithDeliveryReports makes the Client ask for delivery reports to h: every
+// message with an ID and no ReportURL gets h.URL(ID) as its ReportURL. The
+// provider (h's, or one that routes to it) requests the reports.
+func WithDeliveryReports(h *DeliveryHandler) Option {
+	return func(c *Client) error {
+		if h == nil {
+			return errors.New("sms: WithDeliveryReports: nil handler")
+		}
+		c.reports = h
+		return nil
+	}
+}

@@ -23,6 +23,10 @@ type Message struct {
 	// it (see IdempotentProvider) makes a retry after an ambiguous outcome
 	// safe. Empty means none.
 	ID string
+	// ReportURL, when not empty, asks a DeliveryReporter to have the gateway
+	// report the message's delivery to this URL. A Client with
+	// WithDeliveryReports sets it for every message with an ID.
+	ReportURL string
 }
 
 // Receipt describes one attempt as the gateway answered it.

@@ -114,6 +114,7 @@ type Client struct {
 	limitParts     bool
 	hooks          Hooks
 	gate           gate
+	reports        *DeliveryHandler
 
 	// Seams for tests: the clock, sleeping and jitter.
 	now   func() time.Time
@@ -339,6 +340,9 @@ func cutShort(res *Result, cause error) {
 
 // send makes one provider call, bounded by the attempt timeout.
 func (c *Client) send(ctx context.Context, msg Message) (Receipt, error) {
+	if c.reports != nil && msg.ID != "" && msg.ReportURL == "" {
+		msg.ReportURL = c.reports.URL(msg.ID)
+	}
 	if c.attemptTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.attemptTimeout)
