@@ -180,7 +180,7 @@ func (h *DeliveryHandler) mac(id string) []byte {
 
 // messageID returns the message ID that the request's token proves.
 func (h *DeliveryHandler) messageID(r *http.Request) (string, bool) {
-	enc := base64.RawURLEncoding
+	enc := base64.RawURLEncoding.Strict()
 	idPart, macPart, ok := strings.Cut(r.URL.Query().Get(ReportQueryParam), ".")
 	if !ok {
 		return "", false
