@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ports are the loopback ports of one gateway.
@@ -64,6 +65,12 @@ func writeConfig(d configData) (string, error) {
 	w(`sendsms-interface = "127.0.0.1"`)
 	w("global-sender = %s", DefaultSender)
 	w("access-log = %q", filepath.Join(d.dir, "smsbox-access.log"))
+	// A delivery report's callback (dlr-url) that fails (refused, or any
+	// answer but 200 and 202) is fetched again every DLRRetryDelay, up to
+	// DLRRetries times; without these smsbox fetches it once, and a report
+	// sent while the receiver is down is lost.
+	w("http-request-retry = %d", DLRRetries)
+	w("http-queue-delay = %d", int(DLRRetryDelay/time.Second))
 	w("")
 	w("group = sendsms-user")
 	w("username = %s", Username)

@@ -25,7 +25,8 @@ func TestWriteConfig(t *testing.T) {
 			want: []string{"admin-port = 1001", "smsbox-port = 1002", "port = 1003", "sendsms-port = 1004",
 				"sms-outgoing-queue-limit = 7", `denied-prefix = "999"`, `black-list-regex = "^000"`,
 				"status-password = st", "max-messages = 10", "concatenation = true",
-				`admin-interface = "127.0.0.1"`, `smsbox-interface = "127.0.0.1"`, `sendsms-interface = "127.0.0.1"`, "our-host = 127.0.0.1"},
+				`admin-interface = "127.0.0.1"`, `smsbox-interface = "127.0.0.1"`, `sendsms-interface = "127.0.0.1"`, "our-host = 127.0.0.1",
+				"http-request-retry = 60", "http-queue-delay = 1"},
 			not: []string{"throughput"},
 		},
 		{name: "throttled", throughput: 12.5, want: []string{"throughput = 12.5"}},
@@ -48,4 +49,26 @@ func TestWriteConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The DLR retry settings belong to the smsbox group, where smsbox reads
+// them.
+func TestWriteConfigDLRRetryInSmsbox(t *testing.T) {
+	path, err := writeConfig(configData{dir: t.TempDir(), queueLimit: 1})
+	require.NoError(t, err)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	group := ""
+	found := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if g, ok := strings.CutPrefix(line, "group = "); ok {
+			group = g
+		}
+		for _, key := range []string{"http-request-retry = ", "http-queue-delay = "} {
+			if strings.HasPrefix(line, key) {
+				found[line] = group
+			}
+		}
+	}
+	assert.Equal(t, map[string]string{"http-request-retry = 60": "smsbox", "http-queue-delay = 1": "smsbox"}, found)
 }

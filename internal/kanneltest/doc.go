@@ -32,6 +32,12 @@
 //     again later."; Gateway.StartSMSC brings the SMSC back and the queue
 //     is delivered. See DefaultQueueLimit for why the default is not small.
 //   - No throughput limit unless WithThroughput is given.
+//   - Delivery reports: a send with dlr-mask and dlr-url gets its reports
+//     from the fake SMSC (type 8, "delivered to the SMSC", and type 1,
+//     "delivered", in either order). smsbox fetches a dlr-url that fails
+//     (refused, or answered other than 200 or 202) again every
+//     DLRRetryDelay, up to DLRRetries times, so a receiver that is down
+//     for a moment still gets its reports.
 //
 // # Reading what arrived
 //

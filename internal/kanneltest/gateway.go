@@ -53,6 +53,12 @@ const (
 	// and still reaches the 503 path after 500 queued sends (a fraction of
 	// a second). Use WithQueueLimit(5) in a gateway kept for outage tests.
 	DefaultQueueLimit = 500
+	// DLRRetries is how many times smsbox fetches a delivery report's
+	// callback URL (dlr-url) again after it failed: refused, or answered
+	// other than 200 or 202.
+	DLRRetries = 60
+	// DLRRetryDelay is the wait between those fetches.
+	DLRRetryDelay = time.Second
 	// RequireEnv names the environment variable that turns a missing Kannel
 	// into a test failure instead of a skip when set to "1".
 	RequireEnv = "SMS_REQUIRE_KANNEL"

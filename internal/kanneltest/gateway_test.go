@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -192,6 +193,49 @@ func TestSMSCOutage(t *testing.T) {
 			assert.Equal(t, "after the outage", g.ReceivedFor(t, "4974000", 1)[0].Text)
 		})
 	}
+}
+
+// TestDLRCallbackRetried checks that smsbox fetches a delivery report's
+// callback again after the receiver failed it: the first "delivered"
+// report is answered 503, and the same report must come once more.
+func TestDLRCallbackRetried(t *testing.T) {
+	g := Start(t)
+	reports := make(chan url.Values, 16)
+	var mu sync.Mutex
+	failed := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		reports <- q
+		mu.Lock()
+		defer mu.Unlock()
+		if q.Get("type") == "1" && !failed {
+			failed = true
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+
+	status, _ := send(t, g, params(g, "4970001", "report me",
+		"dlr-mask", "31", "dlr-url", srv.URL+"/dlr?msg=a1&type=%d&fid=%F&ts=%T"))
+	require.Equal(t, http.StatusAccepted, status)
+
+	var delivered []url.Values
+	types := map[string]int{}
+	timeout := time.After(time.Duration(DLRRetries) * DLRRetryDelay / 4)
+	for len(delivered) < 2 {
+		select {
+		case q := <-reports:
+			types[q.Get("type")]++
+			if q.Get("type") == "1" {
+				delivered = append(delivered, q)
+			}
+		case <-timeout:
+			t.Fatalf("reports by type: %v; want type 1 twice (failed, then fetched again)", types)
+		}
+	}
+	assert.Equal(t, "a1", delivered[0].Get("msg"))
+	assert.Equal(t, delivered[0], delivered[1], "the same report, fetched again")
+	assert.NotEmpty(t, delivered[0].Get("fid"), "a type-1 report carries the SMSC's message ID")
 }
 
 func TestWaitReceivedHonoursContext(t *testing.T) {
