@@ -32,6 +32,7 @@ type apiStore interface {
 	Counts(ctx context.Context, taskID string) (store.Counts, error)
 	TaskMessages(ctx context.Context, taskID string) ([]store.Message, error)
 	ListMessages(ctx context.Context, f store.MessageFilter) ([]store.Message, int64, error)
+	DeliveryCounts(ctx context.Context, taskID string) (map[string]int, error)
 	Ping(ctx context.Context) error
 }
 
@@ -43,6 +44,7 @@ type api struct {
 	providers map[string]*provider
 	metrics   *metrics
 	waiters   *waiters
+	reports   http.Handler // the gateways' delivery report callbacks
 	now       func() time.Time
 }
 
@@ -55,6 +57,8 @@ type api struct {
 //	GET  /healthz          liveness (no authentication)
 //	GET  /readyz           readiness: the database answers (no authentication)
 //	GET  /metrics          Prometheus metrics
+//	GET, POST /reports/{provider}  delivery reports from gateways (no API
+//	                       key: each report URL carries its own code)
 //
 // A known path asked with another method answers 405 with an Allow header.
 func (a *api) handler() http.Handler {
@@ -71,6 +75,8 @@ func (a *api) handler() http.Handler {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		})},
 		{"GET", "/readyz", http.HandlerFunc(a.ready)},
+		{"GET", "/reports/{provider}", a.reports},
+		{"POST", "/reports/{provider}", a.reports},
 	}
 	mux := http.NewServeMux()
 	allowed := map[string][]string{}
@@ -158,7 +164,7 @@ func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) limits() limits {
-	return limits{
+	lim := limits{
 		known:       a.cfg.names(),
 		maxMailing:  a.cfg.MaxMailing,
 		maxText:     a.cfg.MaxTextBytes,
@@ -168,6 +174,10 @@ func (a *api) limits() limits {
 			return a.providers[address].client.Check(m)
 		},
 	}
+	if a.cfg.CallbackSecret != "" {
+		lim.callback = func(raw string) error { return checkCallbackURL(raw, a.cfg.CallbackPrivate) }
+	}
+	return lim
 }
 
 // submit handles POST /sending (mailing false) and POST /mailing: it
@@ -191,7 +201,7 @@ func (a *api) submit(mailing bool) http.Handler {
 			return
 		}
 		t, msgs := req.task(uuid.NewString(), mailing)
-		args := store.TaskArgs{TaskID: t.ID, Address: t.Address, Text: req.Message}
+		args := store.TaskArgs{TaskID: t.ID, Address: t.Address, Text: req.Message, Events: t.CallbackURL != ""}
 		t, err = a.store.Enqueue(r.Context(), args, &river.InsertOpts{ScheduledAt: req.at}, t, msgs)
 		if err != nil {
 			a.log.ErrorContext(r.Context(), "enqueue task", "error", err)
@@ -226,11 +236,13 @@ type taskAnswer struct {
 	Progress   *progress `json:"progress,omitempty"`
 }
 
-// progress tells how far a mailing has come.
+// progress tells how far a mailing has come: its messages by state, and
+// by delivery status when reports were asked for.
 type progress struct {
-	Done   int          `json:"done"`
-	Total  int          `json:"total"`
-	Counts store.Counts `json:"counts"`
+	Done     int            `json:"done"`
+	Total    int            `json:"total"`
+	Counts   store.Counts   `json:"counts"`
+	Delivery map[string]int `json:"delivery,omitempty"`
 }
 
 // resultEntry is the result for one number: the original's status, number
@@ -248,13 +260,16 @@ type resultEntry struct {
 	Error     string      `json:"error,omitempty"`
 	Attempts  int         `json:"attempts"`
 	Parts     int         `json:"parts"`
+	// Delivery and DeliveredAt: see store.Message.
+	Delivery    string     `json:"delivery,omitempty"`
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 }
 
 func entryOf(m store.Message) resultEntry {
 	return resultEntry{
 		Status: m.StatusCode, Number: json.Number(strings.TrimPrefix(m.Number, "+")), URL: m.URL,
 		State: m.Status, MessageID: m.MessageID, Vendor: m.Vendor, Kind: m.Kind, Error: m.Error,
-		Attempts: m.Attempts, Parts: m.Parts,
+		Attempts: m.Attempts, Parts: m.Parts, Delivery: m.Delivery, DeliveredAt: m.DeliveredAt,
 	}
 }
 
@@ -289,6 +304,11 @@ func (a *api) read(ctx context.Context, t store.Task) (taskAnswer, error) {
 	ans.TaskStatus = store.TaskStatus(job, counts)
 	if t.Kind == store.KindMailing {
 		ans.Progress = &progress{Done: t.Total - counts.Active(), Total: t.Total, Counts: counts}
+		if a.cfg.PublicURL != "" {
+			if ans.Progress.Delivery, err = a.store.DeliveryCounts(ctx, t.ID); err != nil {
+				return ans, err
+			}
+		}
 	}
 	if !store.Final(ans.TaskStatus) {
 		return ans, nil
@@ -339,14 +359,14 @@ const (
 	maxPage     = 1000
 )
 
-// listMessages handles GET /messages?number=&status=&task_id=&from=&to=&limit=&cursor=.
+// listMessages handles GET /messages?number=&status=&delivery=&task_id=&from=&to=&limit=&cursor=.
 func (a *api) listMessages(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.MessageFilter{Limit: defaultPage, Status: q.Get("status"), TaskID: q.Get("task_id")}
+	f := store.MessageFilter{Limit: defaultPage, Status: q.Get("status"), Delivery: q.Get("delivery"), TaskID: q.Get("task_id")}
 	var errs problems
 	for k, v := range q {
 		switch {
-		case !slices.Contains([]string{"number", "status", "task_id", "from", "to", "limit", "cursor"}, k):
+		case !slices.Contains([]string{"number", "status", "delivery", "task_id", "from", "to", "limit", "cursor"}, k):
 			errs.add(k, "unknown parameter")
 		case len(v) > 1:
 			errs.add(k, "given more than once")
@@ -361,6 +381,9 @@ func (a *api) listMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.Status != "" && !slices.Contains(store.States, f.Status) {
 		errs.add("status", "one of %s", strings.Join(store.States, ", "))
+	}
+	if f.Delivery != "" && !slices.Contains(store.Deliveries, f.Delivery) {
+		errs.add("delivery", "one of %s", strings.Join(store.Deliveries, ", "))
 	}
 	if f.TaskID != "" {
 		if _, err := uuid.Parse(f.TaskID); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -61,6 +62,28 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful stop: running sends get this long
 	// to finish before they are cancelled. Default 30s.
 	ShutdownTimeout sms.Duration `json:"shutdown_timeout,omitempty"`
+
+	// PublicURL is the base URL (http or https) at which gateways reach the
+	// service. When set, every provider that can ask for delivery reports
+	// does, to PublicURL + "/reports/<provider name>", and the service
+	// serves those callbacks. Empty means no reports.
+	PublicURL string `json:"public_url,omitempty"`
+	// DeliveryTimeout is how long a report is waited for: after it a
+	// pending delivery becomes unknown. Default 48h.
+	DeliveryTimeout sms.Duration `json:"delivery_timeout,omitempty"`
+	// CallbackSecret signs the events posted to a request's callback_url
+	// (header X-SMS-Signature: sha256=<hex HMAC-SHA256 of the body>).
+	// Requests may give a callback_url only when it is set. The
+	// environment variable SMSGATEWAY_CALLBACK_SECRET sets it too.
+	CallbackSecret string `json:"callback_secret,omitempty"`
+	// CallbackRetryFor is how long an event is retried while its receiver
+	// fails or is down, across restarts. Default 24h.
+	CallbackRetryFor sms.Duration `json:"callback_retry_for,omitempty"`
+	// CallbackPrivate lets callback URLs reach loopback, private,
+	// link-local and other non-public addresses. By default they are
+	// refused, so that a caller cannot make the service call into its own
+	// network.
+	CallbackPrivate bool `json:"callback_private,omitempty"`
 }
 
 // LoadConfig reads a configuration file. An empty path means no file: the
@@ -77,6 +100,9 @@ func LoadConfig(path string) (*Config, error) {
 		if err := dec.Decode(cfg); err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
+	}
+	if secret := os.Getenv("SMSGATEWAY_CALLBACK_SECRET"); secret != "" {
+		cfg.CallbackSecret = secret
 	}
 	if keys := os.Getenv("SMSGATEWAY_API_KEYS"); keys != "" {
 		for _, k := range strings.Split(keys, ",") {
@@ -107,6 +133,8 @@ func (c *Config) setDefaults() error {
 	def(&c.MaxWait, 30*time.Second)
 	def(&c.PollInterval, time.Second)
 	def(&c.ShutdownTimeout, 30*time.Second)
+	def(&c.DeliveryTimeout, 48*time.Hour)
+	def(&c.CallbackRetryFor, 24*time.Hour)
 	defInt := func(p *int, v int) {
 		if *p == 0 {
 			*p = v
@@ -123,6 +151,7 @@ func (c *Config) setDefaults() error {
 	for name, v := range map[string]sms.Duration{
 		"send_timeout": c.SendTimeout, "mailing_slice": c.MailingSlice, "default_wait": c.DefaultWait,
 		"max_wait": c.MaxWait, "poll_interval": c.PollInterval, "shutdown_timeout": c.ShutdownTimeout,
+		"delivery_timeout": c.DeliveryTimeout, "callback_retry_for": c.CallbackRetryFor,
 	} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("%s: negative duration %v", name, time.Duration(v)))
@@ -136,6 +165,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.TaskAttempts < 1 || c.Workers < 1 || c.MaxMailing < 1 || c.MaxTextBytes < 1 || c.MaxBodyBytes < 1 {
 		errs = append(errs, errors.New("task_attempts, workers, max_mailing, max_text_bytes and max_body_bytes must be positive"))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("public_url: %q is not an absolute http(s) URL without a query", c.PublicURL))
+		}
+		c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	}
 	for name, p := range c.Providers {
 		if name == "" {

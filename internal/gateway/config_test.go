@@ -54,7 +54,7 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, 5*time.Second, time.Duration(cfg.SendTimeout))
 		assert.Equal(t, time.Second, time.Duration(cfg.DefaultWait))
 		assert.Equal(t, []string{"Google", "Yandex", "both", "by-country"}, cfg.names())
-		ps, err := buildProviders(cfg, builtinTypes, nopStore{}, &rateLimits{}, newMetrics(nopStore{}).hooks, slog.New(slog.DiscardHandler))
+		ps, err := buildProviders(cfg, builtinTypes, nopStore{}, &rateLimits{}, nil, newMetrics(nopStore{}).hooks, slog.New(slog.DiscardHandler))
 		require.NoError(t, err)
 		require.Len(t, ps, 4)
 		require.NoError(t, closeProviders(ps))
@@ -94,7 +94,7 @@ func TestBuildProvidersErrors(t *testing.T) {
 			cfg := &Config{}
 			require.NoError(t, json.Unmarshal([]byte(tc.providers), &cfg.Providers))
 			require.NoError(t, cfg.setDefaults())
-			_, err := buildProviders(cfg, builtinTypes, nopStore{}, &rateLimits{}, newMetrics(nopStore{}).hooks, slog.New(slog.DiscardHandler))
+			_, err := buildProviders(cfg, builtinTypes, nopStore{}, &rateLimits{}, nil, newMetrics(nopStore{}).hooks, slog.New(slog.DiscardHandler))
 			assert.Error(t, err)
 		})
 	}
@@ -154,7 +154,7 @@ func TestPerProviderRetry(t *testing.T) {
 type nopStore struct{}
 
 func (nopStore) QueueDepth(context.Context) (int, error)        { return 0, nil }
-func (nopStore) MarkSending(context.Context, string, int) error { return nil }
+func (nopStore) MarkSending(context.Context, string, int, bool) error { return nil }
 
 // TestSharedRateLimit: two services with one Redis share each provider's
 // rate limit: together they send no faster than one alone may.

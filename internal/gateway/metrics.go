@@ -20,6 +20,12 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	tasks    *prometheus.CounterVec
 	requests *prometheus.CounterVec
+
+	reports           *prometheus.CounterVec
+	reportsUnmatched  *prometheus.CounterVec
+	reportsRefused    *prometheus.CounterVec
+	deliveriesExpired prometheus.Counter
+	callbacks         *prometheus.CounterVec
 }
 
 // depthReader counts the messages not yet final.
@@ -51,8 +57,29 @@ func newMetrics(st depthReader) *metrics {
 			Name: "smsgateway_http_requests_total",
 			Help: "HTTP requests by route and status code.",
 		}, []string{"route", "code"}),
+		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsgateway_delivery_reports_total",
+			Help: "Genuine delivery reports for known messages, by provider and status (repeats included).",
+		}, []string{"provider", "status"}),
+		reportsUnmatched: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsgateway_delivery_reports_unmatched_total",
+			Help: "Genuine delivery reports for messages the log does not have (acknowledged, ignored).",
+		}, []string{"provider"}),
+		reportsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsgateway_delivery_reports_refused_total",
+			Help: "Report callbacks refused as forged or malformed.",
+		}, []string{"provider"}),
+		deliveriesExpired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smsgateway_deliveries_expired_total",
+			Help: "Pending deliveries made unknown after delivery_timeout without a final report.",
+		}),
+		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsgateway_callbacks_total",
+			Help: "Posts of events to callback URLs, by result: delivered, failed (retried later) or gave_up.",
+		}, []string{"result"}),
 	}
 	m.reg.MustRegister(m.messages, m.attempts, m.latency, m.tasks, m.requests,
+		m.reports, m.reportsUnmatched, m.reportsRefused, m.deliveriesExpired, m.callbacks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "smsgateway_queue_depth",

@@ -124,8 +124,9 @@ func (b *providerSet) build(name string) (sms.Provider, error) {
 
 // buildProviders constructs every configured provider with the factories
 // of types. Each gets its own sms.Client over a marking wrapper that marks
-// the message's row in flight before every attempt.
-func buildProviders(cfg *Config, types map[string]ProviderFactory, st rowMarker, lim *rateLimits, hooks func(name string) sms.Hooks, log *slog.Logger) (map[string]*provider, error) {
+// the message's row in flight before every attempt, and that asks for
+// delivery reports when rep has a handler for it (rep may be nil).
+func buildProviders(cfg *Config, types map[string]ProviderFactory, st rowMarker, lim *rateLimits, rep *reports, hooks func(name string) sms.Hooks, log *slog.Logger) (map[string]*provider, error) {
 	b := &providerSet{cfg: cfg, types: types, log: log, raw: map[string]sms.Provider{}, building: map[string]bool{}}
 	out := make(map[string]*provider, len(cfg.Providers))
 	for _, name := range cfg.names() {
@@ -133,6 +134,13 @@ func buildProviders(cfg *Config, types map[string]ProviderFactory, st rowMarker,
 		var opts []sms.Option
 		if err == nil {
 			opts, err = clientOptions(cfg, name, lim, hooks(name), log.With("provider", name))
+		}
+		var h *sms.DeliveryHandler
+		if err == nil {
+			h, err = rep.handlerFor(name, p)
+		}
+		if h != nil {
+			opts = append(opts, sms.WithDeliveryReports(h))
 		}
 		var c *sms.Client
 		if err == nil {
@@ -177,7 +185,7 @@ func clientOptions(cfg *Config, name string, lim *rateLimits, hooks sms.Hooks, l
 
 // rowMarker marks a message row as in flight.
 type rowMarker interface {
-	MarkSending(ctx context.Context, taskID string, index int) error
+	MarkSending(ctx context.Context, taskID string, index int, report bool) error
 }
 
 // marking wraps a Provider: before each attempt it marks the message's row
@@ -197,7 +205,7 @@ const markTimeout = 10 * time.Second
 func (m *marking) Send(ctx context.Context, msg sms.Message) (sms.Receipt, error) {
 	if taskID, index, ok := store.ParseMessageKey(msg.ID); ok {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
-		err := m.store.MarkSending(wctx, taskID, index)
+		err := m.store.MarkSending(wctx, taskID, index, msg.ReportURL != "")
 		cancel()
 		if err != nil {
 			// Nothing reached the gateway: safe to retry.

@@ -29,6 +29,7 @@ type request struct {
 	Delay        sms.Duration  `json:"delay"`
 	SendAt       time.Time     `json:"send_at"`
 	Wait         sms.Duration  `json:"wait"`
+	CallbackURL  string        `json:"callback_url"`
 
 	// given records the fields the request gave, by name.
 	given map[string]bool
@@ -83,6 +84,8 @@ func (r *request) field(name string) any {
 		return &r.SendAt
 	case "wait":
 		return &r.Wait
+	case "callback_url":
+		return &r.CallbackURL
 	}
 	return nil
 }
@@ -98,6 +101,9 @@ type limits struct {
 	// mailing: the numbers normalized, the invalid and repeated ones
 	// skipped, the text checked.
 	check func(address string, m sms.Mailing) *sms.Report
+	// callback checks a callback_url; nil when the service has no
+	// callback secret, so none is taken.
+	callback func(rawURL string) error
 }
 
 // maxDelay caps delay and send_at, to keep times representable.
@@ -294,6 +300,16 @@ func (r *request) validate(mailing bool, lim limits, now time.Time, errs *proble
 	}
 	r.Wait = min(max(r.Wait, 0), sms.Duration(lim.maxWait))
 
+	switch {
+	case !r.given["callback_url"]:
+	case lim.callback == nil:
+		errs.add("callback_url", "not taken: the service has no callback_secret to sign events with")
+	default:
+		if err := lim.callback(r.CallbackURL); err != nil {
+			errs.add("callback_url", "%v", err)
+		}
+	}
+
 	if len(*errs) > 0 || r.Message == "" {
 		return
 	}
@@ -356,7 +372,7 @@ func reason(err error) string {
 
 // task builds the task and its message rows from a validated request.
 func (r *request) task(id string, mailing bool) (store.Task, []store.Message) {
-	t := store.Task{ID: id, Kind: store.KindSending, Address: r.Address, Total: len(r.report.Results)}
+	t := store.Task{ID: id, Kind: store.KindSending, Address: r.Address, Total: len(r.report.Results), CallbackURL: r.CallbackURL}
 	if mailing {
 		t.Kind = store.KindMailing
 	}

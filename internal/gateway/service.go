@@ -59,6 +59,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/smsgateway/sms"
 	"github.com/smsgateway/sms/internal/gateway/store"
 )
 
@@ -102,7 +103,16 @@ type Service struct {
 	started   bool
 	stopSub   func()
 	subDone   chan struct{}
+	// pump queues callback events; reports expires pending deliveries
+	// until stopBg is closed.
+	pump    *eventPump
+	reports *reports
+	stopBg  chan struct{}
+	bgDone  sync.WaitGroup
 }
+
+// callbackWorkers is how many events are posted at once.
+const callbackWorkers = 16
 
 // New opens the database, runs River's and the service's migrations, and
 // builds the providers, the worker and the API. Nothing is sent until
@@ -132,27 +142,40 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		st.Close()
 		return nil, err
 	}
-	providers, err := buildProviders(cfg, types, st, limits, m.hooks, log)
+	pump := newEventPump(st.QueueEvents, log)
+	rep := &reports{base: cfg.PublicURL, store: st, metrics: m, log: log, applied: pump.kick, handlers: map[string]*sms.DeliveryHandler{}}
+	if cfg.PublicURL != "" {
+		if rep.secret, err = st.Secret(ctx, reportSecretName); err != nil {
+			limits.close()
+			st.Close()
+			return nil, err
+		}
+	}
+	providers, err := buildProviders(cfg, types, st, limits, rep, m.hooks, log)
 	if err != nil {
 		limits.close()
 		st.Close()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, store: st, providers: providers, limits: limits, draining: make(chan struct{})}
-	s.api = &api{cfg: cfg, log: log, store: st, providers: providers, metrics: m, waiters: newWaiters(), now: time.Now}
+	s := &Service{cfg: cfg, store: st, providers: providers, limits: limits, draining: make(chan struct{}), pump: pump, reports: rep, stopBg: make(chan struct{})}
+	s.api = &api{cfg: cfg, log: log, store: st, providers: providers, metrics: m, waiters: newWaiters(), reports: rep, now: time.Now}
 	w := &taskWorker{
 		store: st, providers: providers, draining: s.draining,
 		slice: time.Duration(cfg.MailingSlice), timeout: cfg.jobTimeout(), resendInterrupted: cfg.ResendInterrupted,
-		log: log, now: time.Now, done: s.api.waiters.wake, final: m.final,
+		log: log, now: time.Now, done: s.api.waiters.wake, final: m.final, events: pump.kick,
+	}
+	cw := &callbackWorker{
+		secret: []byte(cfg.CallbackSecret), client: callbackClient(cfg.CallbackPrivate), retryFor: time.Duration(cfg.CallbackRetryFor),
+		now: time.Now, log: log, result: func(r string) { m.callbacks.WithLabelValues(r).Inc() },
 	}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, w); err != nil {
+	if err := errors.Join(river.AddWorkerSafely(workers, w), river.AddWorkerSafely(workers, cw)); err != nil {
 		s.close()
 		return nil, err
 	}
 	if err := st.NewQueue(&river.Config{
 		Logger:               log.With("component", "river"),
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}, store.CallbackQueue: {MaxWorkers: callbackWorkers}},
 		Workers:              workers,
 		MaxAttempts:          cfg.TaskAttempts,
 		FetchPollInterval:    time.Duration(cfg.PollInterval),
@@ -206,6 +229,9 @@ func (s *Service) Start(ctx context.Context) error {
 		<-s.subDone
 		return err
 	}
+	s.bgDone.Add(2)
+	go func() { defer s.bgDone.Done(); s.pump.run() }()
+	go func() { defer s.bgDone.Done(); s.reports.expire(time.Duration(s.cfg.DeliveryTimeout), s.stopBg) }()
 	s.started = true
 	return nil
 }
@@ -229,6 +255,9 @@ func (s *Service) Shutdown(ctx context.Context) error {
 			err = s.store.Stop(ctx)
 			s.stopSub()
 			<-s.subDone
+			close(s.stopBg)
+			s.pump.close()
+			s.bgDone.Wait()
 		}
 		err = errors.Join(err, s.close())
 	})

@@ -49,6 +49,9 @@ type taskWorker struct {
 	// final counts messages that reached a final state (see
 	// metrics.final): each message once, whatever the runs it took.
 	final func(provider, state, kind string, n int)
+	// events is called after a run of a task with a callback URL: its rows
+	// may owe events (see eventPump).
+	events func()
 }
 
 // Timeout bounds one run; see taskWorker.
@@ -67,6 +70,9 @@ const writeTimeout = 30 * time.Second
 func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) error {
 	a := job.Args
 	defer w.done(a.TaskID)
+	if a.Events {
+		defer w.events()
+	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.timeout+writeTimeout)
 	defer cancel()
 	todo, err := w.store.ActiveMessages(wctx, a.TaskID)

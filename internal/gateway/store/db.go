@@ -18,8 +18,9 @@ import (
 type querier interface {
 	exec(ctx context.Context, q string, args ...any) (int64, error)
 	// execMany runs one statement once for each argument list: prepared
-	// once on SQLite, in one round trip (a pgx.Batch) on PostgreSQL.
-	execMany(ctx context.Context, q string, args [][]any) error
+	// once on SQLite, in one round trip (a pgx.Batch) on PostgreSQL. It
+	// returns the rows each run changed.
+	execMany(ctx context.Context, q string, args [][]any) ([]int64, error)
 	query(ctx context.Context, q string, args ...any) (rows, error)
 	queryRow(ctx context.Context, q string, args ...any) scanner
 }
@@ -55,18 +56,23 @@ func (s sqlQuerier) exec(ctx context.Context, q string, args ...any) (int64, err
 	return res.RowsAffected()
 }
 
-func (s sqlQuerier) execMany(ctx context.Context, q string, args [][]any) error {
+func (s sqlQuerier) execMany(ctx context.Context, q string, args [][]any) ([]int64, error) {
 	st, err := s.h.PrepareContext(ctx, q)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer st.Close()
-	for _, a := range args {
-		if _, err := st.ExecContext(ctx, a...); err != nil {
-			return err
+	n := make([]int64, len(args))
+	for i, a := range args {
+		res, err := st.ExecContext(ctx, a...)
+		if err != nil {
+			return nil, err
+		}
+		if n[i], err = res.RowsAffected(); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return n, nil
 }
 
 func (s sqlQuerier) query(ctx context.Context, q string, args ...any) (rows, error) {
@@ -113,13 +119,23 @@ func (p pgxQuerier) exec(ctx context.Context, q string, args ...any) (int64, err
 	return tag.RowsAffected(), nil
 }
 
-func (p pgxQuerier) execMany(ctx context.Context, q string, args [][]any) error {
+func (p pgxQuerier) execMany(ctx context.Context, q string, args [][]any) ([]int64, error) {
 	q = rebind(q)
 	b := &pgx.Batch{}
 	for _, a := range args {
 		b.Queue(q, a...)
 	}
-	return p.h.SendBatch(ctx, b).Close()
+	br := p.h.SendBatch(ctx, b)
+	n := make([]int64, len(args))
+	for i := range args {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return nil, err
+		}
+		n[i] = tag.RowsAffected()
+	}
+	return n, br.Close()
 }
 
 func (p pgxQuerier) query(ctx context.Context, q string, args ...any) (rows, error) {

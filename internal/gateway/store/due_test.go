@@ -28,6 +28,9 @@ func (f *fakeQueue) insert(context.Context, TaskArgs, *river.InsertOpts, Task, [
 func (f *fakeQueue) subscribe(...river.EventKind) (<-chan *river.Event, func()) {
 	return nil, func() {}
 }
+func (f *fakeQueue) inTx(context.Context, func(querier, func([]river.InsertManyParams) error) error) error {
+	return nil
+}
 func (f *fakeQueue) start(context.Context) error { return nil }
 func (f *fakeQueue) stop(context.Context) error  { return nil }
 

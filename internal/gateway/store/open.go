@@ -59,6 +59,9 @@ type jobQueue interface {
 	// wake makes the workers fetch once the job is due (see
 	// riverQueue.wake).
 	wake(at time.Time, args TaskArgs)
+	// inTx runs fn in a transaction, in which insert adds jobs; the jobs
+	// and fn's writes commit together or not at all.
+	inTx(ctx context.Context, fn func(q querier, insert func([]river.InsertManyParams) error) error) error
 }
 
 // withUnique returns opts with the task's job unique by its arguments
@@ -134,6 +137,33 @@ func (q *riverQueue[TTx]) wake(at time.Time, args TaskArgs) {
 		return
 	}
 	insert()
+}
+
+func (q *riverQueue[TTx]) inTx(ctx context.Context, fn func(q querier, insert func([]river.InsertManyParams) error) error) error {
+	tx, sq, commit, rollback, err := q.db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer rollback()
+	var inserted []river.InsertManyParams
+	insert := func(jobs []river.InsertManyParams) error {
+		inserted = append(inserted, jobs...)
+		_, err := q.client.InsertManyTx(ctx, tx, jobs)
+		return err
+	}
+	if err := fn(sq, insert); err != nil {
+		return err
+	}
+	if err := commit(); err != nil {
+		return err
+	}
+	if !q.db.listens && len(inserted) > 0 {
+		// Wake the local fetcher as wake does: the jobs are unique, so
+		// this insert of one of them again is a no-op.
+		j := inserted[0]
+		_, _ = q.client.Insert(ctx, j.Args, j.InsertOpts)
+	}
+	return nil
 }
 
 func (q *riverQueue[TTx]) jobList(ctx context.Context, params *river.JobListParams) ([]*rivertype.JobRow, error) {

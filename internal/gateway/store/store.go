@@ -72,6 +72,20 @@ var migrations = [][]string{
 		`CREATE INDEX sms_message_created ON sms_message (created_at, id)`,
 		`CREATE INDEX sms_message_status ON sms_message (status, id)`,
 	},
+	{
+		// Delivery reports (see delivery.go) and the caller's callbacks
+		// (events.go).
+		`ALTER TABLE sms_task ADD COLUMN callback_url TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE sms_message ADD COLUMN delivery TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE sms_message ADD COLUMN delivery_code TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE sms_message ADD COLUMN delivered_at BIGINT`,
+		`ALTER TABLE sms_message ADD COLUMN wants_events INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE sms_message ADD COLUMN notify INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE sms_message ADD COLUMN events_sent INTEGER NOT NULL DEFAULT 0`,
+		`CREATE INDEX sms_message_pending ON sms_message (COALESCE(sent_at, updated_at)) WHERE delivery = 'pending'`,
+		`CREATE INDEX sms_message_notify ON sms_message (id) WHERE notify = 1`,
+		`CREATE TABLE sms_setting (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+	},
 }
 
 // migrate brings the service's tables to the latest version within the
@@ -114,22 +128,26 @@ const insertChunk = 500
 // transaction q.
 func (s *Store) insertTask(ctx context.Context, q querier, t Task, msgs []Message) error {
 	now := s.now().UnixMicro()
-	if _, err := q.exec(ctx, `INSERT INTO sms_task (id, job_id, kind, address, total, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.ID, t.JobID, t.Kind, t.Address, t.Total, now); err != nil {
+	if _, err := q.exec(ctx, `INSERT INTO sms_task (id, job_id, kind, address, total, created_at, callback_url) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.JobID, t.Kind, t.Address, t.Total, now, t.CallbackURL); err != nil {
 		return fmt.Errorf("insert task: %w", err)
 	}
-	const cols = 10
+	const cols = 11
+	wants := 0
+	if t.CallbackURL != "" {
+		wants = 1
+	}
 	for start := 0; start < len(msgs); start += insertChunk {
 		chunk := msgs[start:min(start+insertChunk, len(msgs))]
 		var b strings.Builder
-		b.WriteString(`INSERT INTO sms_message (task_id, idx, to_raw, number, status, error, address, parts, created_at, updated_at) VALUES `)
+		b.WriteString(`INSERT INTO sms_message (task_id, idx, to_raw, number, status, error, address, parts, created_at, updated_at, wants_events) VALUES `)
 		args := make([]any, 0, len(chunk)*cols)
 		for i, m := range chunk {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString("(?,?,?,?,?,?,?,?,?,?)")
-			args = append(args, t.ID, m.Index, m.To, m.Number, m.Status, m.Error, t.Address, m.Parts, now, now)
+			b.WriteString("(?,?,?,?,?,?,?,?,?,?,?)")
+			args = append(args, t.ID, m.Index, m.To, m.Number, m.Status, m.Error, t.Address, m.Parts, now, now, wants)
 		}
 		if _, err := q.exec(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("insert messages: %w", err)
@@ -145,8 +163,8 @@ var ErrTaskNotFound = errors.New("task not found")
 func (s *Store) Task(ctx context.Context, id string) (Task, error) {
 	t := Task{ID: id}
 	var created int64
-	err := s.db.queryRow(ctx, `SELECT job_id, kind, address, total, created_at FROM sms_task WHERE id = ?`, id).
-		Scan(&t.JobID, &t.Kind, &t.Address, &t.Total, &created)
+	err := s.db.queryRow(ctx, `SELECT job_id, kind, address, total, created_at, callback_url FROM sms_task WHERE id = ?`, id).
+		Scan(&t.JobID, &t.Kind, &t.Address, &t.Total, &created, &t.CallbackURL)
 	if errors.Is(err, errNoRows) {
 		return t, ErrTaskNotFound
 	}
@@ -154,21 +172,29 @@ func (s *Store) Task(ctx context.Context, id string) (Task, error) {
 	return t, err
 }
 
-const messageCols = `id, task_id, idx, to_raw, number, status, kind, error, attempts, address, vendor, message_id, status_code, url, parts, created_at, updated_at, sent_at`
+const messageCols = `id, task_id, idx, to_raw, number, status, kind, error, attempts, address, vendor, message_id, status_code, url, parts, created_at, updated_at, sent_at, delivery, delivery_code, delivered_at`
 
 func scanMessage(r scanner) (Message, error) {
 	var m Message
 	var created, updated int64
-	var sent *int64
+	var sent, delivered *int64
 	err := r.Scan(&m.ID, &m.TaskID, &m.Index, &m.To, &m.Number, &m.Status, &m.Kind, &m.Error, &m.Attempts,
-		&m.Address, &m.Vendor, &m.MessageID, &m.StatusCode, &m.URL, &m.Parts, &created, &updated, &sent)
+		&m.Address, &m.Vendor, &m.MessageID, &m.StatusCode, &m.URL, &m.Parts, &created, &updated, &sent,
+		&m.Delivery, &m.DeliveryCode, &delivered)
 	m.CreatedAt = time.UnixMicro(created).UTC()
 	m.UpdatedAt = time.UnixMicro(updated).UTC()
-	if sent != nil {
-		t := time.UnixMicro(*sent).UTC()
-		m.SentAt = &t
-	}
+	m.SentAt = microTime(sent)
+	m.DeliveredAt = microTime(delivered)
 	return m, err
+}
+
+// microTime turns a nullable column of Unix microseconds into a time.
+func microTime(us *int64) *time.Time {
+	if us == nil {
+		return nil
+	}
+	t := time.UnixMicro(*us).UTC()
+	return &t
 }
 
 func (s *Store) collect(ctx context.Context, q string, args ...any) ([]Message, error) {
@@ -225,19 +251,27 @@ func (s *Store) Counts(ctx context.Context, taskID string) (Counts, error) {
 	return out, r.Err()
 }
 
-// markSQL marks a message in flight and counts the attempt.
-var markSQL = `UPDATE sms_message SET status = ?, attempts = attempts + 1, updated_at = ? WHERE task_id = ? AND idx = ? AND status IN (` + inList(len(activeStates)) + `)`
+// markSQL marks a message in flight, counts the attempt, and says whether
+// a delivery report is expected.
+var markSQL = `UPDATE sms_message SET status = ?, attempts = attempts + 1, updated_at = ?, delivery = ? WHERE task_id = ? AND idx = ? AND status IN (` + inList(len(activeStates)) + `)`
 
 // MarkSending records that entry index of task taskID is being handed to
-// the provider, and counts the attempt. It returns once the mark is
+// the provider, counts the attempt, and, when report is true, makes its
+// delivery pending: a report may come as soon as the gateway has the
+// message, even before its answer is recorded. It returns once the mark is
 // committed, with the marks of the other sends in progress (see writer), so
 // that a crash leaves the message marked as in flight.
-func (s *Store) MarkSending(ctx context.Context, taskID string, index int) error {
-	args := []any{StateSending, s.now().UnixMicro(), taskID, index}
+func (s *Store) MarkSending(ctx context.Context, taskID string, index int, report bool) error {
+	delivery := ""
+	if report {
+		delivery = DeliveryPending
+	}
+	args := []any{StateSending, s.now().UnixMicro(), delivery, taskID, index}
 	for _, st := range activeStates {
 		args = append(args, st)
 	}
-	return s.w.wait(ctx, markSQL, args...)
+	_, err := s.w.wait(ctx, markSQL, args...)
+	return err
 }
 
 // Settle moves every message of a task in one of the from states to state
@@ -247,14 +281,14 @@ func (s *Store) Settle(ctx context.Context, taskID string, from []string, to, ki
 	for _, f := range from {
 		args = append(args, f)
 	}
-	return s.db.exec(ctx, `UPDATE sms_message SET status = ?, kind = ?, error = ?, updated_at = ? WHERE task_id = ? AND status IN (`+inList(len(from))+`)`, args...)
+	return s.db.exec(ctx, `UPDATE sms_message SET status = ?, kind = ?, error = ?, updated_at = ?, notify = wants_events WHERE task_id = ? AND status IN (`+inList(len(from))+`)`, args...)
 }
 
 // FailRetries moves every message of a task waiting for a retry to
 // failed, keeping its last error after prefix, and returns how many it
 // moved.
 func (s *Store) FailRetries(ctx context.Context, taskID, prefix string) (int64, error) {
-	return s.db.exec(ctx, `UPDATE sms_message SET status = ?, error = ? || error, updated_at = ? WHERE task_id = ? AND status = ?`,
+	return s.db.exec(ctx, `UPDATE sms_message SET status = ?, error = ? || error, updated_at = ?, notify = wants_events WHERE task_id = ? AND status = ?`,
 		StateFailed, prefix, s.now().UnixMicro(), taskID, StateRetry)
 }
 
@@ -276,7 +310,9 @@ type MessageFilter struct {
 	Number string
 	// Status is one of the State constants.
 	Status string
-	TaskID string
+	// Delivery is one of the Delivery constants.
+	Delivery string
+	TaskID   string
 	// From and To bound CreatedAt: at or after From, before To.
 	From time.Time
 	To   time.Time
@@ -301,6 +337,9 @@ func (s *Store) ListMessages(ctx context.Context, f MessageFilter) ([]Message, i
 	}
 	if f.Status != "" {
 		add("status = ?", f.Status)
+	}
+	if f.Delivery != "" {
+		add("delivery = ?", f.Delivery)
 	}
 	if f.TaskID != "" {
 		add("task_id = ?", f.TaskID)

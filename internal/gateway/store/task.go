@@ -54,6 +54,9 @@ type Task struct {
 	Address   string
 	Total     int
 	CreatedAt time.Time
+	// CallbackURL, when set, gets an event for each message's outcome
+	// and delivery (see events.go).
+	CallbackURL string
 }
 
 // Message is one row of the message log: one number of one task, as GET
@@ -93,6 +96,13 @@ type Message struct {
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
 	SentAt    *time.Time `json:"sent_at,omitempty"`
+	// Delivery is what the network reported (see the Delivery
+	// constants); empty when no report was asked for. DeliveryCode is the
+	// gateway's code in the deciding report, DeliveredAt when the final
+	// status was reached.
+	Delivery     string     `json:"delivery,omitempty"`
+	DeliveryCode string     `json:"delivery_code,omitempty"`
+	DeliveredAt  *time.Time `json:"delivered_at,omitempty"`
 }
 
 // Counts is how many messages of a task are in each state.
@@ -174,6 +184,9 @@ type TaskArgs struct {
 	Address string `json:"address"`
 	Text    string `json:"text"`
 	From    string `json:"from,omitempty"`
+	// Events: the task has a callback URL, so its runs queue events (see
+	// Store.QueueEvents).
+	Events bool `json:"events,omitempty"`
 }
 
 // Kind is the River job kind.

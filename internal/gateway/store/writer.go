@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/smsgateway/sms"
 )
 
 // writer groups the Store's row writes into few transactions (group
@@ -29,11 +31,12 @@ type writer struct {
 }
 
 // write is one statement with its arguments, run inside its batch's
-// transaction; done gets the batch's outcome.
+// transaction; done gets the rows it changed and the batch's outcome (n is
+// 0 when err is not nil).
 type write struct {
 	sql  string
 	args []any
-	done func(error)
+	done func(n int64, err error)
 }
 
 // maxBatch bounds the writes of one transaction.
@@ -67,36 +70,48 @@ func (w *writer) loop() {
 				break more
 			}
 		}
-		err := w.commit(batch)
-		for _, r := range batch {
-			r.done(err)
+		n, err := w.commit(batch)
+		for i, r := range batch {
+			if err != nil {
+				r.done(0, err)
+				continue
+			}
+			r.done(n[i], nil)
 		}
 	}
 }
 
-// commit runs a batch in one transaction.
-func (w *writer) commit(batch []write) error {
+// commit runs a batch in one transaction, and returns the rows each write
+// changed.
+func (w *writer) commit(batch []write) ([]int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	q, commit, rollback, err := w.begin(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rollback()
 	var stmts []string // in order of first use
 	args := map[string][][]any{}
-	for _, r := range batch {
+	at := map[string][]int{} // the batch index of each of args[sql]
+	for i, r := range batch {
 		if _, ok := args[r.sql]; !ok {
 			stmts = append(stmts, r.sql)
 		}
 		args[r.sql] = append(args[r.sql], r.args)
+		at[r.sql] = append(at[r.sql], i)
 	}
+	n := make([]int64, len(batch))
 	for _, st := range stmts {
-		if err := q.execMany(ctx, st, args[st]); err != nil {
-			return err
+		changed, err := q.execMany(ctx, st, args[st])
+		if err != nil {
+			return nil, err
+		}
+		for j, c := range changed {
+			n[at[st][j]] = c
 		}
 	}
-	return commit()
+	return n, commit()
 }
 
 // submit hands a write to the loop, or reports errClosed through its done.
@@ -104,22 +119,27 @@ func (w *writer) submit(r write) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
-		r.done(errClosed)
+		r.done(0, errClosed)
 		return
 	}
 	w.reqs <- r
 }
 
-// wait runs a statement in the next batch and returns when that batch
-// committed, or when ctx is done (the write may then still happen).
-func (w *writer) wait(ctx context.Context, sql string, args ...any) error {
-	res := make(chan error, 1)
-	w.submit(write{sql: sql, args: args, done: func(err error) { res <- err }})
+// wait runs a statement in the next batch and returns the rows it changed
+// when that batch committed, or when ctx is done (the write may then still
+// happen).
+func (w *writer) wait(ctx context.Context, sql string, args ...any) (int64, error) {
+	type result struct {
+		n   int64
+		err error
+	}
+	res := make(chan result, 1)
+	w.submit(write{sql: sql, args: args, done: func(n int64, err error) { res <- result{n, err} }})
 	select {
-	case err := <-res:
-		return err
+	case r := <-res:
+		return r.n, r.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 }
 
@@ -149,8 +169,11 @@ type Recorder struct {
 func (s *Store) Recorder() *Recorder { return &Recorder{w: s.w, now: s.now} }
 
 // recordSQL stores one outcome. The attempts are not written: MarkSending
-// counts them, across runs of the task too.
-const recordSQL = `UPDATE sms_message SET status = ?, kind = ?, error = ?, vendor = ?, message_id = ?, status_code = ?, url = ?, updated_at = ?, sent_at = COALESCE(?, sent_at) WHERE id = ?`
+// counts them, across runs of the task too. A pending delivery stays
+// pending unless the outcome proves the gateway does not have the message
+// (an ambiguous failure may still bring a report).
+const recordSQL = `UPDATE sms_message SET status = ?, kind = ?, error = ?, vendor = ?, message_id = ?, status_code = ?, url = ?, updated_at = ?, sent_at = COALESCE(?, sent_at),
+	delivery = CASE WHEN delivery = 'pending' AND ? = 1 THEN '' ELSE delivery END, notify = wants_events WHERE id = ?`
 
 // Record queues the outcome of message m.ID.
 func (r *Recorder) Record(m Message) {
@@ -159,11 +182,15 @@ func (r *Recorder) Record(m Message) {
 	if m.Status == StateSent {
 		sent = &now
 	}
+	notSent := 0
+	if m.Status != StateSent && m.Kind != sms.KindAmbiguous.String() {
+		notSent = 1
+	}
 	r.pending.Add(1)
 	r.w.submit(write{
 		sql:  recordSQL,
-		args: []any{m.Status, m.Kind, m.Error, m.Vendor, m.MessageID, m.StatusCode, m.URL, now, sent, m.ID},
-		done: func(err error) {
+		args: []any{m.Status, m.Kind, m.Error, m.Vendor, m.MessageID, m.StatusCode, m.URL, now, sent, notSent, m.ID},
+		done: func(_ int64, err error) {
 			if err != nil {
 				r.mu.Lock()
 				if r.err == nil {

@@ -45,12 +45,21 @@ type countingQuerier struct{ n *int }
 var errBoom = errors.New("boom")
 
 func (c countingQuerier) exec(context.Context, string, ...any) (int64, error) { *c.n++; return 1, nil }
-func (c countingQuerier) execMany(_ context.Context, q string, args [][]any) error {
+
+// execMany says each run changed as many rows as its first argument, when
+// that is an int64.
+func (c countingQuerier) execMany(_ context.Context, q string, args [][]any) ([]int64, error) {
 	if q == "fail" {
-		return errBoom
+		return nil, errBoom
 	}
 	*c.n += len(args)
-	return nil
+	n := make([]int64, len(args))
+	for i, a := range args {
+		if len(a) > 0 {
+			n[i], _ = a[0].(int64)
+		}
+	}
+	return n, nil
 }
 func (c countingQuerier) query(context.Context, string, ...any) (rows, error) { return nil, nil }
 func (c countingQuerier) queryRow(context.Context, string, ...any) scanner    { return nil }
@@ -62,12 +71,12 @@ func TestWriterGroupsWrites(t *testing.T) {
 	w := newWriter(f.begin)
 	defer w.close()
 	first := make(chan error, 1)
-	go func() { first <- w.wait(context.Background(), "x") }()
+	go func() { _, err := w.wait(context.Background(), "x"); first <- err }()
 	<-f.began // the first batch is open and held
 	r := &Recorder{w: w, now: time.Now}
 	for range 10 {
 		r.pending.Add(1)
-		w.submit(write{sql: "x", done: func(err error) { r.pending.Done() }})
+		w.submit(write{sql: "x", done: func(int64, error) { r.pending.Done() }})
 	}
 	f.began = nil
 	close(f.gate)
@@ -81,13 +90,13 @@ func TestWriterGroupsWrites(t *testing.T) {
 func TestWriterFailure(t *testing.T) {
 	f := &fakeTx{}
 	w := newWriter(f.begin)
-	err := w.wait(context.Background(), "fail")
+	_, err := w.wait(context.Background(), "fail")
 	assert.ErrorIs(t, err, errBoom)
 
 	r := &Recorder{w: w, now: time.Now}
 	r.Record(Message{ID: 1})
 	r.pending.Add(1)
-	w.submit(write{sql: "fail", done: func(err error) {
+	w.submit(write{sql: "fail", done: func(_ int64, err error) {
 		r.mu.Lock()
 		r.err = err
 		r.mu.Unlock()
@@ -96,5 +105,33 @@ func TestWriterFailure(t *testing.T) {
 	assert.ErrorIs(t, r.Flush(), errBoom)
 
 	w.close()
-	assert.ErrorIs(t, w.wait(context.Background(), "x"), errClosed, "after close")
+	_, err = w.wait(context.Background(), "x")
+	assert.ErrorIs(t, err, errClosed, "after close")
+}
+
+// TestWriterCounts: each write hears how many rows it changed, although
+// the writes of one statement run together.
+func TestWriterCounts(t *testing.T) {
+	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 1)}
+	w := newWriter(f.begin)
+	defer w.close()
+	hold := make(chan error, 1)
+	go func() { _, err := w.wait(context.Background(), "x"); hold <- err }()
+	<-f.began
+	got := make([]int64, 6)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Add(1)
+		sql := []string{"a", "b"}[i%2]
+		w.submit(write{sql: sql, args: []any{int64(i * 10)}, done: func(n int64, err error) {
+			assert.NoError(t, err)
+			got[i] = n
+			wg.Done()
+		}})
+	}
+	f.began = nil
+	close(f.gate)
+	require.NoError(t, <-hold)
+	wg.Wait()
+	assert.Equal(t, []int64{0, 10, 20, 30, 40, 50}, got)
 }
