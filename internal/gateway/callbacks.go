@@ -122,7 +122,9 @@ type callbackWorker struct {
 const callbackTimeout = 15 * time.Second
 
 // Timeout bounds one post.
-func (w *callbackWorker) Timeout(*river.Job[store.CallbackArgs]) time.Duration { return callbackTimeout }
+func (w *callbackWorker) Timeout(*river.Job[store.CallbackArgs]) time.Duration {
+	return callbackTimeout
+}
 
 // NextRetry backs off exponentially from one second to ten minutes.
 func (w *callbackWorker) NextRetry(job *river.Job[store.CallbackArgs]) time.Time {

@@ -153,7 +153,7 @@ func TestPerProviderRetry(t *testing.T) {
 // without a database.
 type nopStore struct{}
 
-func (nopStore) QueueDepth(context.Context) (int, error)        { return 0, nil }
+func (nopStore) QueueDepth(context.Context) (int, error)              { return 0, nil }
 func (nopStore) MarkSending(context.Context, string, int, bool) error { return nil }
 
 // TestSharedRateLimit: two services with one Redis share each provider's
