@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,7 +133,7 @@ func (s *Store) insertTask(ctx context.Context, q querier, t Task, msgs []Messag
 		t.ID, t.JobID, t.Kind, t.Address, t.Total, now, t.CallbackURL); err != nil {
 		return fmt.Errorf("insert task: %w", err)
 	}
-	const cols = 11
+	const cols = 12
 	wants := 0
 	if t.CallbackURL != "" {
 		wants = 1
@@ -140,14 +141,18 @@ func (s *Store) insertTask(ctx context.Context, q querier, t Task, msgs []Messag
 	for start := 0; start < len(msgs); start += insertChunk {
 		chunk := msgs[start:min(start+insertChunk, len(msgs))]
 		var b strings.Builder
-		b.WriteString(`INSERT INTO sms_message (task_id, idx, to_raw, number, status, error, address, parts, created_at, updated_at, wants_events) VALUES `)
+		b.WriteString(`INSERT INTO sms_message (task_id, idx, to_raw, number, status, error, address, parts, created_at, updated_at, wants_events, notify) VALUES `)
 		args := make([]any, 0, len(chunk)*cols)
 		for i, m := range chunk {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString("(?,?,?,?,?,?,?,?,?,?,?)")
-			args = append(args, t.ID, m.Index, m.To, m.Number, m.Status, m.Error, t.Address, m.Parts, now, now, wants)
+			b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+			notify := 0 // a row final from the start (skipped) owes its event now
+			if !slices.Contains(activeStates, m.Status) {
+				notify = wants
+			}
+			args = append(args, t.ID, m.Index, m.To, m.Number, m.Status, m.Error, t.Address, m.Parts, now, now, wants, notify)
 		}
 		if _, err := q.exec(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("insert messages: %w", err)
