@@ -440,6 +440,9 @@ func TestCallbacksAcrossRestart(t *testing.T) {
 			events := rc.awaitEvents(t, 2, 30*time.Second)
 			assert.Equal(t, "sent", events[store.MessageKey(a.TaskID, 0)+"/outcome"].State)
 			assert.Equal(t, "delivered", events[store.MessageKey(a.TaskID, 0)+"/delivery"].Delivery)
+			var page messagesPage
+			require.Equal(t, http.StatusOK, ss.do(t, "GET", "/messages?delivery=delivered", "", &page))
+			assert.Len(t, page.Messages, 1)
 		})
 	}
 }
