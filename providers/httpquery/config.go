@@ -79,6 +79,11 @@ type Config struct {
 	SecretParams []string `json:"secret_params,omitempty"`
 	// Outcomes says how answers are classified; see the package doc.
 	Outcomes Outcomes `json:"outcomes,omitempty"`
+	// Delivery, when set, makes the Provider ask the gateway for delivery
+	// reports on every message with a ReportURL, and read the gateway's
+	// callbacks (see Delivery and the package doc). Nil means no reports:
+	// DeliveryReports is false and a message's ReportURL is not sent.
+	Delivery *Delivery `json:"delivery,omitempty"`
 	// Timeout bounds one HTTP request, from dialing to reading the answer;
 	// zero means DefaultTimeout (30s). In JSON, like every duration here,
 	// a string such as "30s" or a number of seconds such as 30.
@@ -133,6 +138,7 @@ type settings struct {
 	password    string
 	secretNames map[string]bool
 	outcomes    *outcomes
+	delivery    *deliverySettings // nil without Config.Delivery
 	timeout     time.Duration
 	dialTimeout time.Duration
 	dialRetries int
@@ -259,12 +265,20 @@ func (c *Config) settings() (*settings, error) {
 			}
 		}
 	}
+	if c.Delivery != nil {
+		secrets = append(secrets, c.Delivery.SignatureKey)
+	}
 	s.secrets = secrets
 	s.redactor = redact.New(secrets...)
 
 	s.outcomes, err = c.Outcomes.compile()
 	if err != nil {
 		return nil, err
+	}
+	if c.Delivery != nil {
+		if s.delivery, err = c.Delivery.compile(c.Password); err != nil {
+			return nil, err
+		}
 	}
 	s.staticPrintable = redact.Query(s.staticQuery, s.secret)
 	s.ucs2Printable = redact.Query(s.ucs2Query, s.secret)

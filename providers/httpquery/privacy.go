@@ -26,9 +26,10 @@ func basicAuth(username, password string) []string {
 }
 
 // scrubber returns a Redactor for the texts of msg's failure: every secret,
-// and msg's number (as given, as sent, normalized, and its digits alone)
-// and text (as given and as sent). redact.New adds the URL-encoded forms
-// of each.
+// msg's number (as given, as sent, normalized, and its digits alone) and
+// text (as given and as sent), and, when it was sent, its report URL with
+// its token (see deliverySettings.reportSecrets). redact.New adds the
+// URL-encoded forms of each.
 func (s *settings) scrubber(msg sms.Message) *redact.Redactor {
 	values := append(slices.Clip(s.secrets), msg.To, s.number(msg.To), digits(msg.To), msg.Text)
 	if n, err := sms.NormalizeNumber(msg.To); err == nil {
@@ -36,6 +37,9 @@ func (s *settings) scrubber(msg sms.Message) *redact.Redactor {
 	}
 	if s.ucs2UTF16 && sms.Analyze(msg.Text).Encoding == sms.UCS2 {
 		values = append(values, utf16BE(msg.Text))
+	}
+	if s.delivery != nil && msg.ReportURL != "" {
+		values = append(values, s.delivery.reportSecrets(msg.ReportURL)...)
 	}
 	return redact.New(values...)
 }

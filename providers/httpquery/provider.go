@@ -23,9 +23,16 @@ import (
 // after Close.
 var ErrClosed = errors.New("httpquery: provider closed")
 
+// ErrReportURL is the cause of the *sms.Error (KindRejected) that Send
+// returns, without sending anything, for a message whose ReportURL is not
+// an absolute http or https URL without a fragment, when Config.Delivery is
+// set.
+var ErrReportURL = errors.New("httpquery: Message.ReportURL is not an absolute http(s) URL without a fragment")
+
 // Provider sends messages to one HTTP gateway. Create one with New. It is
 // safe for concurrent use by multiple goroutines, and implements
-// sms.Provider and io.Closer.
+// sms.Provider, sms.DeliveryReporter (reporting only with Config.Delivery)
+// and io.Closer.
 type Provider struct {
 	s         *settings
 	client    *retryablehttp.Client
@@ -39,8 +46,9 @@ type Provider struct {
 }
 
 var (
-	_ sms.Provider = (*Provider)(nil)
-	_ io.Closer    = (*Provider)(nil)
+	_ sms.Provider         = (*Provider)(nil)
+	_ sms.DeliveryReporter = (*Provider)(nil)
+	_ io.Closer            = (*Provider)(nil)
 )
 
 // New returns a Provider for the gateway cfg describes. It fails when cfg
@@ -140,6 +148,9 @@ func (p *Provider) Send(ctx context.Context, msg sms.Message) (sms.Receipt, erro
 		return sms.Receipt{}, &sms.Error{Kind: sms.KindFatal, Err: ErrClosed}
 	}
 	defer p.afterClose()
+	if p.s.delivery != nil && msg.ReportURL != "" && !validReportURL(msg.ReportURL) {
+		return sms.Receipt{}, &sms.Error{Kind: sms.KindRejected, Err: ErrReportURL}
+	}
 	st := &attemptState{}
 	req, receiptURL, err := p.s.newRequest(withAttempt(ctx, st), msg)
 	if err != nil {

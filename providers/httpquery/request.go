@@ -17,9 +17,10 @@ import (
 
 // query returns the encoded parameters of the request for msg, in the
 // documented order: static Params (and the URL's own query, for GET), the
-// text, the number, the sender, then UCS2Params when the text needs UCS-2.
-// Parameters of different names may come in any order; values of one name
-// keep this order. printable is the same with secret values masked.
+// text, the number, the sender, UCS2Params when the text needs UCS-2, then
+// Delivery.Params when msg has a ReportURL. Parameters of different names
+// may come in any order; values of one name keep this order. printable is
+// the same with secret values, and those holding the report URL, masked.
 func (s *settings) query(msg sms.Message) (q, printable string) {
 	text := msg.Text
 	ucs2 := sms.Analyze(text).Encoding == sms.UCS2
@@ -40,7 +41,12 @@ func (s *settings) query(msg sms.Message) (q, printable string) {
 	if ucs2 {
 		ucs2Query, ucs2Printable = s.ucs2Query, s.ucs2Printable
 	}
-	return joinQuery(s.staticQuery, dynamic, ucs2Query), joinQuery(s.staticPrintable, dynamicPrintable, ucs2Printable)
+	reportQuery, reportPrintable := "", ""
+	if s.delivery != nil && msg.ReportURL != "" {
+		reportQuery, reportPrintable = s.delivery.query(msg.ReportURL, s.secret)
+	}
+	return joinQuery(s.staticQuery, dynamic, ucs2Query, reportQuery),
+		joinQuery(s.staticPrintable, dynamicPrintable, ucs2Printable, reportPrintable)
 }
 
 // joinQuery joins the non-empty encoded queries with '&'.
