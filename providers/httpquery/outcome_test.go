@@ -425,7 +425,10 @@ func TestCodesTogether(t *testing.T) {
 // The presets are plain data: they survive a JSON round trip, as a
 // configuration file holds them.
 func TestVendorPresetsJSON(t *testing.T) {
-	for name, cfg := range map[string]Config{"twilio": Twilio("AC1", "tok"), "vonage": Vonage("k", "s")} {
+	for name, cfg := range map[string]Config{
+		"twilio": Twilio("AC1", "tok"), "vonage": Vonage("k", "s"),
+		"kannel": Kannel("http://gw/cgi-bin/sendsms", "u", "p"), "jasmin": Jasmin("http://gw/send", "u", "p"),
+	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := json.Marshal(cfg)
 			require.NoError(t, err)

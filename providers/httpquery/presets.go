@@ -3,6 +3,8 @@ package httpquery
 import (
 	"net/url"
 	"strings"
+
+	"github.com/smsgateway/sms"
 )
 
 // Kannel returns the Config for Kannel's sendsms interface (smsbox), such as
@@ -21,6 +23,27 @@ import (
 // Texts that need UCS-2 are sent with coding=2&charset=UTF-8; without both
 // Kannel would replace them with '?' or garble them. Keep Method GET: Kannel
 // answers a form POST with 400 "Invalid content-type".
+//
+// Delivery reports: a message with a ReportURL is sent with dlr-mask=31 and
+// dlr-url=REPORT_URL&type=%d&fid=%F&ts=%T&reply=%A (each '%' of the report
+// URL doubled, since Kannel expands %-escapes in it). Kannel then calls
+// back with a GET for each of these events, in any order:
+//
+//	type  Kannel's meaning              sms.DeliveryStatus
+//	1     delivered to the phone        delivered
+//	2     not delivered to the phone    undelivered
+//	4     queued on the SMSC            buffered
+//	8     delivered to the SMSC         accepted
+//	16    not delivered to the SMSC     rejected
+//
+// Code is the type, GatewayID the SMSC's message ID (%F, empty in a type 8
+// report), Text the SMSC's reply (%A: "ACK/" for type 8, or an SMPP
+// receipt such as "id:... stat:DELIVRD err:000"), At the time (%T, Unix
+// seconds). Kannel reports an expired message as type 2 (undelivered); the
+// SMSC's words are in Text. The report URL's own query must not use the
+// names type, fid, ts or reply. Kannel counts only 200 and 202 as received,
+// and fetches a failed callback again only when its smsbox group sets
+// http-request-retry (and http-queue-delay).
 func Kannel(sendsmsURL, username, password string) Config {
 	return Config{
 		URL:          sendsmsURL,
@@ -40,6 +63,26 @@ func Kannel(sendsmsURL, username, password string) Config {
 				{Status: "503", Body: `Temporal failure`, Outcome: Temporary},
 			},
 		},
+		Delivery: &Delivery{
+			Params: url.Values{
+				"dlr-mask": {"31"},
+				"dlr-url":  {ReportURLVar + "&type=%d&fid=%F&ts=%T&reply=%A"},
+			},
+			EscapePercent: true,
+			Sources:       []string{SourceQuery},
+			StatusField:   "type",
+			Statuses: map[string]sms.DeliveryStatus{
+				"1":  sms.DeliveryDelivered,
+				"2":  sms.DeliveryUndelivered,
+				"4":  sms.DeliveryBuffered,
+				"8":  sms.DeliveryAccepted,
+				"16": sms.DeliveryRejected,
+			},
+			IDField:    "fid",
+			TextField:  "reply",
+			TimeField:  "ts",
+			TimeLayout: "unix",
+		},
 	}
 }
 
@@ -58,6 +101,29 @@ func Kannel(sendsmsURL, username, password string) Config {
 //
 // Texts that need UCS-2 are sent as UTF-16BE bytes with coding=8, as
 // Jasmin expects.
+//
+// Delivery reports: a message with a ReportURL is sent with dlr=yes,
+// dlr-url=REPORT_URL, dlr-level=3 (the SMSC's answer and the phone's) and
+// dlr-method=POST (with GET, Jasmin appends "?" and its fields to a URL
+// that has a query already, which breaks it). Jasmin then posts a form with
+// id (its message ID, as Send returned it: GatewayID), message_status, err
+// (Code, when not empty) and donedate (YYMMDDhhmm, read as UTC: At):
+//
+//	message_status                    sms.DeliveryStatus
+//	ESME_ROK (level 1: SMSC took it)  accepted
+//	ACCEPTD, ENROUTE                  accepted
+//	DELIVRD                           delivered
+//	UNDELIV, DELETED                  undelivered
+//	EXPIRED                           expired
+//	REJECTD                           rejected
+//	UNKNOWN                           unknown
+//	ESME_RINVDSTADR and other refusals of the submit (level 1; see
+//	jasminStatuses)                   rejected
+//
+// Other ESME_* codes are not in the table, and such a callback is refused
+// (ErrReportStatus). Jasmin wants the body "ACK/Jasmin" in the answer
+// (Delivery.Ack, Provider.DeliveryAck) and, without it, sends the report
+// again (3 times by default, 30 s apart).
 func Jasmin(sendURL, username, password string) Config {
 	return Config{
 		URL:          sendURL,
@@ -80,7 +146,49 @@ func Jasmin(sendURL, username, password string) Config {
 			},
 			MessageID: `^Success "([^"]+)"`,
 		},
+		Delivery: &Delivery{
+			Params: url.Values{
+				"dlr":        {"yes"},
+				"dlr-url":    {ReportURLVar},
+				"dlr-level":  {"3"},
+				"dlr-method": {"POST"},
+			},
+			Sources:     []string{SourceForm},
+			StatusField: "message_status",
+			Statuses:    jasminStatuses(),
+			IDField:     "id",
+			CodeField:   "err",
+			TimeField:   "donedate",
+			TimeLayout:  "0601021504",
+			Ack:         "ACK/Jasmin",
+		},
 	}
+}
+
+// jasminStatuses maps Jasmin's message_status: the SMPP receipt's stat at
+// levels 2 and 3, the submit_sm_resp's command status at level 1. Of the
+// level-1 errors, only those that refuse this message for good are listed
+// (as rejected); a throttle or a full queue, which Jasmin may retry, is not.
+func jasminStatuses() map[string]sms.DeliveryStatus {
+	st := map[string]sms.DeliveryStatus{
+		"ESME_ROK": sms.DeliveryAccepted,
+		"ACCEPTD":  sms.DeliveryAccepted,
+		"ENROUTE":  sms.DeliveryAccepted,
+		"DELIVRD":  sms.DeliveryDelivered,
+		"UNDELIV":  sms.DeliveryUndelivered,
+		"DELETED":  sms.DeliveryUndelivered,
+		"EXPIRED":  sms.DeliveryExpired,
+		"REJECTD":  sms.DeliveryRejected,
+		"UNKNOWN":  sms.DeliveryUnknown,
+	}
+	for _, refusal := range []string{
+		"ESME_RINVMSGLEN", "ESME_RINVSRCADR", "ESME_RINVDSTADR", "ESME_RINVNUMDESTS",
+		"ESME_RINVSRCTON", "ESME_RINVSRCNPI", "ESME_RINVDSTTON", "ESME_RINVDSTNPI",
+		"ESME_RINVESMCLASS", "ESME_RINVDLNAME", "ESME_RINVDESTFLAG",
+	} {
+		st[refusal] = sms.DeliveryRejected
+	}
+	return st
 }
 
 // SMSRuURL is SMS.ru's sending endpoint.
@@ -104,6 +212,10 @@ const SMSRuURL = "https://sms.ru/sms/send"
 //	231, 233            throttled, for this number only (the same text to it
 //	                    too often; sms.Error.PerRecipient)
 //	anything else       ambiguous
+//
+// No delivery reports: SMS.ru takes no report URL with a message (its
+// callbacks are set once per account, for every message), so the preset
+// has no Delivery and a message's ReportURL is not sent.
 func SMSRu(apiID string) Config {
 	return Config{
 		URL:          SMSRuURL,
@@ -134,7 +246,7 @@ func SMSRu(apiID string) Config {
 // Original returns the Config of the original service's vendors: a GET to
 // vendorURL with the text and then the number, both as "q" (for example
 // "https://www.google.com/?q=Hello&q=88005553535"), classified by HTTP
-// status alone.
+// status alone. The vendors take no report URL: no Delivery.
 func Original(vendorURL string) Config {
 	return Config{URL: vendorURL, ToParam: "q", TextParam: "q"}
 }
@@ -173,12 +285,36 @@ func TwilioURL(base, accountSID string) string {
 //	20003 20005 20008 10001 30002  fatal: authentication failed, account not
 //	                               active or suspended, test credentials
 //	20404                          fatal: no such account (wrong URL)
-//	21609                          fatal: invalid StatusCallback in Params
+//	21609                          fatal: invalid StatusCallback (the
+//	                               report URL, the same for every message)
 //	20429 21611                    throttled (too many requests; the From
 //	                               number's queue is full)
 //	20503                          temporary: service unavailable, not created
 //	20500                          ambiguous: an internal error may come after
 //	                               the message was created
+//
+// Delivery reports: a message with a ReportURL is sent with it as
+// StatusCallback, and Twilio posts a form to it at each change of the
+// message's status, signed with the auth token in X-Twilio-Signature
+// (Delivery.Signature; an API key's secret does not sign callbacks, so
+// with an API key as Username and Password set Delivery.SignatureKey to
+// the account's auth token). A callback without a valid signature is
+// refused. MessageSid is GatewayID, ErrorCode is Code when present, and
+// RawDlrDoneDate (YYMMDDhhmm, sent with delivered and undelivered SMS;
+// read as UTC) is At:
+//
+//	MessageStatus                              sms.DeliveryStatus
+//	queued, accepted, scheduled, sending, sent accepted
+//	delivered, read                            delivered
+//	undelivered                                undelivered
+//	failed                                     rejected
+//	canceled                                   rejected
+//
+// Twilio's "failed" means the message was never sent to the carrier
+// (queue overflow, account suspended, ...), "undelivered" that the carrier
+// reported it not delivered; hence rejected and undelivered. "canceled"
+// (a scheduled message cancelled) is never sent either. Other statuses,
+// such as partially_delivered, are refused (ErrReportStatus).
 func Twilio(accountSID, authToken string) Config {
 	return Config{
 		URL:       TwilioURL(TwilioAPI, accountSID),
@@ -193,6 +329,28 @@ func Twilio(accountSID, authToken string) Config {
 			Codes:               twilioCodes(),
 			UnknownCodeByStatus: true,
 			MessageIDPath:       "sid",
+		},
+		Delivery: &Delivery{
+			Params:      url.Values{"StatusCallback": {ReportURLVar}},
+			Sources:     []string{SourceForm},
+			StatusField: "MessageStatus",
+			Statuses: map[string]sms.DeliveryStatus{
+				"queued":      sms.DeliveryAccepted,
+				"accepted":    sms.DeliveryAccepted,
+				"scheduled":   sms.DeliveryAccepted,
+				"sending":     sms.DeliveryAccepted,
+				"sent":        sms.DeliveryAccepted,
+				"delivered":   sms.DeliveryDelivered,
+				"read":        sms.DeliveryDelivered,
+				"undelivered": sms.DeliveryUndelivered,
+				"failed":      sms.DeliveryRejected,
+				"canceled":    sms.DeliveryRejected,
+			},
+			IDField:    "MessageSid",
+			CodeField:  "ErrorCode",
+			TimeField:  "RawDlrDoneDate",
+			TimeLayout: "0601021504",
+			Signature:  SignatureTwilio,
 		},
 	}
 }
@@ -234,7 +392,8 @@ const VonageURL = "https://rest.nexmo.com/sms/json"
 //	                      no credit)
 //	11, 14, 32            fatal (account not enabled for this API, bad
 //	                      signature, signature and secret both sent)
-//	23                    fatal (invalid callback URL in Params)
+//	23                    fatal (invalid callback URL: the report URL,
+//	                      the same for every message)
 //	2, 3, 6, 7, 12, 15,   rejected (missing or invalid parameter, invalid
 //	22, 29, 33            message or number prefix, number barred, too
 //	                      long, invalid sender, invalid network code,
@@ -247,6 +406,25 @@ const VonageURL = "https://rest.nexmo.com/sms/json"
 // When some parts are accepted and others not, the outcome is ambiguous:
 // the parts accepted are on their way, and sending the message again would
 // repeat them.
+//
+// Delivery reports: a message with a ReportURL is sent with it as
+// callback, and Vonage sends its delivery receipts there as a GET query, a
+// form POST or a JSON POST (as the account is set up; all three are read).
+// messageId is GatewayID, err-code is Code, message-timestamp
+// ("2006-01-02 15:04:05", UTC) is At:
+//
+//	status                      sms.DeliveryStatus
+//	accepted                    accepted
+//	buffered                    buffered
+//	delivered                   delivered
+//	failed                      undelivered
+//	expired                     expired
+//	rejected                    rejected
+//	unknown                     unknown
+//
+// Vonage's signed callbacks (sig, with the account's signature secret) are
+// not checked: the report URL's token authenticates them. A long message
+// gets one receipt per part, each with its part's messageId.
 func Vonage(apiKey, apiSecret string) Config {
 	return Config{
 		URL:          VonageURL,
@@ -271,6 +449,23 @@ func Vonage(apiKey, apiSecret string) Config {
 			// An answer without a status says nothing about the message.
 			Status:        map[string]Outcome{"2xx": Ambiguous},
 			MessageIDPath: "messages.*.message-id",
+		},
+		Delivery: &Delivery{
+			Params:      url.Values{"callback": {ReportURLVar}},
+			StatusField: "status",
+			Statuses: map[string]sms.DeliveryStatus{
+				"accepted":  sms.DeliveryAccepted,
+				"buffered":  sms.DeliveryBuffered,
+				"delivered": sms.DeliveryDelivered,
+				"failed":    sms.DeliveryUndelivered,
+				"expired":   sms.DeliveryExpired,
+				"rejected":  sms.DeliveryRejected,
+				"unknown":   sms.DeliveryUnknown,
+			},
+			IDField:    "messageId",
+			CodeField:  "err-code",
+			TimeField:  "message-timestamp",
+			TimeLayout: "2006-01-02 15:04:05",
 		},
 	}
 }

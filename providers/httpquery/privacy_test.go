@@ -29,7 +29,20 @@ const (
 	canaryDigits    = "4915187654321"
 	canaryText      = "TXTCANARY code 7319 & more"
 	canaryUCS2      = "ТЕКСТ TXTCANARY 7319"
+	// A report URL as an sms.DeliveryHandler makes them: its token lets
+	// whoever holds it report on the message.
+	canaryToken     = "bXNnLTE.TOKCANARYxyzMAC0123456"
+	canaryReportURL = "https://hooks.example/dlr/caf%C3%A9?site=a&sms_report=" + canaryToken
 )
+
+// reportForms returns the forms of the canary report URL to search for: as
+// given, URL-encoded, its token, and the token's distinctive word.
+func reportForms() []string {
+	return []string{
+		canaryReportURL, url.QueryEscape(canaryReportURL), url.PathEscape(canaryReportURL),
+		canaryToken, "TOKCANARY",
+	}
+}
 
 // messageForms returns the forms of to and text to search for: as given,
 // URL-encoded, the number's digits, the distinctive word of the text, and
@@ -127,10 +140,11 @@ func brokenEcho(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// TestMessageNeverLeaks sends a canary number and text to gateways that
-// answer every way there is, several of them echoing the request, and
-// searches every error text and every log line (the provider's and the
-// sms.Client's) for them.
+// TestMessageNeverLeaks sends a canary number, text and report URL to
+// gateways that answer every way there is, several of them echoing the
+// request, and searches every error text and every log line (the
+// provider's and the sms.Client's) for them, and Receipt.URL for the
+// report URL's token.
 func TestMessageNeverLeaks(t *testing.T) {
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -177,6 +191,16 @@ func TestMessageNeverLeaks(t *testing.T) {
 			c.URL = base + "/sms/send"
 			return c
 		}, canaryText},
+		"twilio": {func(base string) Config {
+			c := Twilio(testAccountSID, "auth-token")
+			c.URL = TwilioURL(base, testAccountSID)
+			return c
+		}, canaryText},
+		"vonage": {func(base string) Config {
+			c := Vonage("abcd1234", "abcdef0123456789")
+			c.URL = base + "/sms/json"
+			return c
+		}, canaryText},
 	}
 	for cname, c := range configs {
 		for sname, base := range servers {
@@ -188,10 +212,13 @@ func TestMessageNeverLeaks(t *testing.T) {
 					cfg.Timeout = sms.Duration(100 * time.Millisecond)
 					cfg.Logger = logger
 					p := newProvider(t, cfg, nil)
-					msg := sms.Message{To: canaryNumber, Text: c.text, From: "ACME"}
+					msg := sms.Message{To: canaryNumber, Text: c.text, From: "ACME", ReportURL: canaryReportURL}
+					var receiptURL string
 					if via == "provider" {
 						msg.To = canaryFormatted
-						_, err = p.Send(context.Background(), msg)
+						var rc sms.Receipt
+						rc, err = p.Send(context.Background(), msg)
+						receiptURL = rc.URL
 					} else {
 						cl, cerr := sms.New(p, sms.WithLogger(logger), sms.WithRetry(sms.RetryPolicy{MaxAttempts: 1}))
 						require.NoError(t, cerr)
@@ -199,13 +226,15 @@ func TestMessageNeverLeaks(t *testing.T) {
 						res, err = cl.Send(context.Background(), msg)
 						require.NoError(t, cl.Close())
 						assert.Equal(t, err, res.Err)
+						receiptURL = res.URL
 					}
 					if sname != "accepted echo" {
 						require.Error(t, err)
-					} else if cname != "jasmin" { // which wants `Success "id"`
+					} else if cname != "jasmin" && cname != "vonage" { // which want `Success "id"`, a JSON status
 						require.NoError(t, err)
 					}
-					forms := messageForms(msg.To, msg.Text)
+					assertClean(t, "Receipt.URL", receiptURL, reportForms())
+					forms := append(messageForms(msg.To, msg.Text), reportForms()...)
 					assertErrorTextsClean(t, err, forms)
 					assertClean(t, "logs", logs.String(), forms)
 					assert.NotEmpty(t, logs.String(), "something was logged")
