@@ -3,6 +3,7 @@ package httpquery
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -34,7 +35,14 @@ var contractMessages = []struct {
 	{"ucs2", sms.Message{To: "+447700900001", Text: "Привет 👍", From: "+14155552345"}},
 	{"injection stays text", sms.Message{To: "+447700900002", Text: "hi&To=+1999&to=1999", From: "+14155552345"}},
 	{"multipart", sms.Message{To: "+447700900003", Text: strings.Repeat("long text ", 40), From: "+14155552345"}},
+	{"report URL", reportedMessage},
 }
+
+// reportedMessage asks for delivery reports, with a report URL as an
+// sms.DeliveryHandler makes them: the specifications check the parameter
+// that carries it (Twilio's StatusCallback must be a URI).
+var reportedMessage = sms.Message{To: "+447700900004", Text: "Hello", From: "+14155552345",
+	ReportURL: "https://hooks.example.com/sms/dlr?site=a&" + sms.ReportQueryParam + "=bXNnLTE.bWFjLW1hYy1tYWMtbWFjLW1h"}
 
 // contractProblems sends msg through cfg to Prism with an sms.Client (one
 // attempt) and returns what breaks the contract: a request Prism's
@@ -70,10 +78,12 @@ func contractProblems(t *testing.T, m *prismtest.Mock, cfg Config, msg sms.Messa
 // runContract sends every contract message through the preset, and then
 // the wrong configurations, each of which must be caught.
 // wrongRequest is a configuration broken on purpose and the violation
-// Prism's log must name for it.
+// Prism's log must name for it; the message is contractMessages[0]'s
+// unless msg has a number.
 type wrongRequest struct {
 	breakIt   func(*Config)
 	violation string
+	msg       sms.Message
 }
 
 func runContract(t *testing.T, m *prismtest.Mock, mk func(base string) Config, wantID string, wrong map[string]wrongRequest) {
@@ -86,7 +96,11 @@ func runContract(t *testing.T, m *prismtest.Mock, mk func(base string) Config, w
 		t.Run("caught/"+name, func(t *testing.T) {
 			cfg := mk(m.URL)
 			w.breakIt(&cfg)
-			problems := contractProblems(t, m, cfg, contractMessages[0].msg, wantID)
+			msg := w.msg
+			if msg.To == "" {
+				msg = contractMessages[0].msg
+			}
+			problems := contractProblems(t, m, cfg, msg, wantID)
 			assert.NotEmpty(t, problems, "a request built wrong passes the contract test")
 			assert.Contains(t, strings.Join(problems, "\n"), w.violation, "Prism's log names the violation")
 		})
@@ -103,9 +117,12 @@ func TestTwilioContract(t *testing.T) {
 		c.URL = TwilioURL(base, testAccountSID)
 		return c
 	}, twilioExampleSID, map[string]wrongRequest{
-		"no basic authentication":      {func(c *Config) { c.Username = "" }, "Invalid security scheme used"},
-		"recipient under another name": {func(c *Config) { c.ToParam = "to" }, "required property 'To'"},
-		"account SID malformed":        {func(c *Config) { c.URL = TwilioURL(m.URL, "AC123") }, "must match pattern"},
+		"no basic authentication":      {func(c *Config) { c.Username = "" }, "Invalid security scheme used", sms.Message{}},
+		"recipient under another name": {func(c *Config) { c.ToParam = "to" }, "required property 'To'", sms.Message{}},
+		"account SID malformed":        {func(c *Config) { c.URL = TwilioURL(m.URL, "AC123") }, "must match pattern", sms.Message{}},
+		"report URL not a URI": {func(c *Config) {
+			c.Delivery.Params = url.Values{"StatusCallback": {"not a URI: " + ReportURLVar}}
+		}, "must match format", reportedMessage},
 	})
 }
 
@@ -117,8 +134,8 @@ func TestVonageContract(t *testing.T) {
 		c.URL = base + "/json"
 		return c
 	}, vonageExampleID, map[string]wrongRequest{
-		"no from":                      {func(c *Config) { c.FromParam = "" }, "required property 'from'"},
-		"no api_key":                   {func(c *Config) { delete(c.Params, "api_key") }, "required property 'api_key'"},
-		"recipient under another name": {func(c *Config) { c.ToParam = "msisdn" }, "required property 'to'"},
+		"no from":                      {func(c *Config) { c.FromParam = "" }, "required property 'from'", sms.Message{}},
+		"no api_key":                   {func(c *Config) { delete(c.Params, "api_key") }, "required property 'api_key'", sms.Message{}},
+		"recipient under another name": {func(c *Config) { c.ToParam = "msisdn" }, "required property 'to'", sms.Message{}},
 	})
 }
