@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -123,6 +125,103 @@ func TestKannel(t *testing.T) {
 			assert.Equal(t, 1, seen[n], n)
 		}
 	})
+}
+
+// TestKannelDeliveryReports sends through a real Kannel with the Client's
+// report URLs from an sms.DeliveryHandler on 127.0.0.1, and waits for the
+// fake SMSC's two reports: "delivered to the SMSC" (type 8) and
+// "delivered" (type 1), in whatever order. The first "delivered" is
+// refused by the store (the handler answers 500), and Kannel, which
+// kanneltest configures to retry failed callbacks every second, brings it
+// again. The handler's base URL has percent-encoded bytes in its path,
+// which Kannel would take for its own escapes were they not doubled.
+func TestKannelDeliveryReports(t *testing.T) {
+	g := kanneltest.Start(t)
+	p, err := httpquery.New(httpquery.Kannel(g.SendSMSURL, g.Username, g.Password))
+	require.NoError(t, err)
+
+	var mu sync.Mutex
+	var stored, refused []sms.DeliveryReport
+	var paths []string
+	arrived := make(chan struct{}, 1)
+	deliver := func(_ context.Context, r sms.DeliveryReport) error {
+		mu.Lock()
+		defer mu.Unlock()
+		defer func() {
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
+		}()
+		if r.Status == sms.DeliveryDelivered && len(refused) == 0 {
+			refused = append(refused, r)
+			return errors.New("store unavailable")
+		}
+		stored = append(stored, r)
+		return nil
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	const path = "/dlr/caf%C3%A9"
+	h, err := sms.NewDeliveryHandler(p, []byte("kannel-test-secret-0123456789"), "http://"+srv.Listener.Addr().String()+path, deliver)
+	require.NoError(t, err)
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.EscapedPath())
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+	srv.Start()
+	defer srv.Close()
+
+	c, err := sms.New(p, sms.WithDeliveryReports(h))
+	require.NoError(t, err)
+	defer c.Close()
+	sentAt := time.Now()
+	res, err := c.Send(context.Background(), sms.Message{To: "+491700000100", Text: "report me", ID: "kannel-report-1"})
+	require.NoError(t, err)
+	assert.Contains(t, res.URL, "dlr-url=REDACTED", "the report URL's token is not in the Result")
+
+	timeout := time.After(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(stored)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		select {
+		case <-arrived:
+		case <-timeout:
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("after 30s: stored %+v, refused %+v", stored, refused)
+		}
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, refused, 1, "the first delivered report was refused")
+	byCode := map[string]sms.DeliveryReport{}
+	var kept sms.DeliveryStatus
+	for _, r := range stored {
+		assert.Equal(t, "kannel-report-1", r.MessageID)
+		assert.WithinDuration(t, sentAt, r.At, time.Minute, "Kannel's %%T")
+		byCode[r.Code] = r
+		if r.Status.Replaces(kept) {
+			kept = r.Status
+		}
+	}
+	require.Contains(t, byCode, "8")
+	require.Contains(t, byCode, "1")
+	assert.Equal(t, sms.DeliveryAccepted, byCode["8"].Status)
+	assert.Equal(t, "ACK/", byCode["8"].Text)
+	assert.Equal(t, sms.DeliveryDelivered, byCode["1"].Status)
+	assert.NotEmpty(t, byCode["1"].GatewayID, "the SMSC's message ID (%F)")
+	assert.Equal(t, refused[0], byCode["1"], "Kannel brought the refused report again, the same")
+	assert.Equal(t, sms.DeliveryDelivered, kept, "whatever the order, delivered is kept")
+	for _, p := range paths {
+		assert.Equal(t, path, p, "the report URL's path arrived as it was")
+	}
 }
 
 // TestKannelOutage stops the fake SMSC until Kannel's queue is full (503),
