@@ -160,9 +160,10 @@ type taskAnswer struct {
 		Error  string      `json:"error"`
 	} `json:"task_result"`
 	Progress *struct {
-		Done   int            `json:"done"`
-		Total  int            `json:"total"`
-		Counts map[string]int `json:"counts"`
+		Done     int            `json:"done"`
+		Total    int            `json:"total"`
+		Counts   map[string]int `json:"counts"`
+		Delivery map[string]int `json:"delivery"`
 	} `json:"progress"`
 }
 
