@@ -263,3 +263,65 @@ func cpuTime() time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkReports measures how fast the service takes delivery reports:
+// after a mailing of 10,000 numbers, 32 clients post each message's two
+// reports as a gateway would (an intermediate "accepted", then the final
+// "delivered"), and it reports the rate of reports taken (each answered
+// 200 once committed).
+//
+//	go test -run '^$' -bench BenchmarkReports -benchtime 1x ./internal/gateway
+func BenchmarkReports(b *testing.B) {
+	const n, clients = 10_000, 32
+	for _, backend := range pgtest.Backends(b) {
+		b.Run(backend, func(b *testing.B) {
+			p := &reportingProvider{}
+			o := reportOptions(b, backend, p, func(c *Config) { c.MaxMailing = n; c.MaxBodyBytes = 1 << 20 })
+			ss := serveAt(b, o, "127.0.0.1:0")
+			list := make([]string, n)
+			for i := range list {
+				list[i] = fmt.Sprintf("7999%07d", i)
+			}
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+			defer client.CloseIdleConnections()
+			var total time.Duration
+			for range b.N {
+				var a answer
+				require.Equal(b, http.StatusOK, ss.do(b, "POST", "/mailing?address=vendor&message=Hi&wait=30s", "["+strings.Join(list, ",")+"]", &a))
+				require.True(b, store.Final(a.TaskStatus))
+				urls := make(chan string, 2*n)
+				for _, num := range list {
+					u := p.urls[num]
+					urls <- u + "&status=accepted&code=8"
+					urls <- u + "&status=delivered&code=1"
+				}
+				close(urls)
+				start := time.Now()
+				var wg sync.WaitGroup
+				for range clients {
+					wg.Go(func() {
+						for u := range urls {
+							resp, err := client.Get(u)
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							resp.Body.Close()
+							if resp.StatusCode != http.StatusOK {
+								b.Errorf("status %d", resp.StatusCode)
+							}
+						}
+					})
+				}
+				wg.Wait()
+				total += time.Since(start)
+				d, err := ss.svc.store.DeliveryCounts(context.Background(), a.TaskID)
+				require.NoError(b, err)
+				require.Equal(b, map[string]int{"delivered": n}, d)
+			}
+			b.ReportMetric(float64(2*n*b.N)/total.Seconds(), "reports/s")
+			b.ReportMetric(float64(n*b.N)/total.Seconds(), "messages/s")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

@@ -95,7 +95,7 @@ type servedService struct {
 	addr string
 }
 
-func serveAt(t *testing.T, o Options, addr string) *servedService {
+func serveAt(t testing.TB, o Options, addr string) *servedService {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
@@ -130,14 +130,14 @@ func (s *servedService) stop() {
 
 // restart stops the service and starts a new one on the same database and
 // address.
-func (s *servedService) restart(t *testing.T) *servedService {
+func (s *servedService) restart(t testing.TB) *servedService {
 	s.stop()
 	return serveAt(t, s.o, s.addr)
 }
 
 // reportOptions are the Options of a service on backend with the provider
 // "vendor" of type "test", p.
-func reportOptions(t *testing.T, backend string, p sms.Provider, edit func(*Config)) Options {
+func reportOptions(t testing.TB, backend string, p sms.Provider, edit func(*Config)) Options {
 	cfg, types := testProvider("vendor", p)
 	if edit != nil {
 		edit(cfg)
