@@ -122,6 +122,64 @@
 // those gateways, with their answers mapped as their docs say; adjust the
 // result before New if your gateway differs.
 //
+// # Delivery reports
+//
+// With Config.Delivery set, as the Kannel, Jasmin, Twilio and Vonage
+// presets set it, the Provider is an sms.DeliveryReporter. A message with a
+// ReportURL (sms.WithDeliveryReports gives one, from an
+// sms.DeliveryHandler, to every message with an ID) is sent with
+// Delivery.Params, which hand the URL to the gateway; a message without
+// one is sent without them, and one whose ReportURL is not an absolute
+// http(s) URL is rejected before anything is sent (ErrReportURL).
+// ParseDelivery reads the gateway's callbacks to that URL: the fields of
+// the query (GET), of a form body or of a JSON body (Delivery.Sources),
+// the status mapped through Delivery.Statuses. A status the table does not
+// list is an error (ErrReportStatus), which sms.DeliveryHandler answers
+// with 400, and so is a Twilio callback without a valid
+// X-Twilio-Signature (ErrReportSignature). Where the presets find what:
+//
+//	preset  report URL sent as  callback          status          GatewayID   Code            At
+//	Kannel  dlr-url, dlr-mask   GET query         type            fid (%F)    type            ts (%T, Unix)
+//	        31
+//	Jasmin  dlr-url, dlr-level  POST form         message_status  id          err, else the   donedate
+//	        3, dlr-method POST                                                status
+//	Twilio  StatusCallback      POST form,        MessageStatus   MessageSid  ErrorCode, else RawDlrDoneDate
+//	                            signed                                        the status
+//	Vonage  callback            GET query, POST   status          messageId   err-code        message-timestamp
+//	                            form or JSON
+//
+// and how their statuses map:
+//
+//	sms.DeliveryStatus  Kannel type  Jasmin message_status       Twilio MessageStatus   Vonage status
+//	accepted            8            ESME_ROK, ACCEPTD, ENROUTE  queued, accepted,      accepted
+//	                                                             scheduled, sending,
+//	                                                             sent
+//	buffered            4            -                           -                      buffered
+//	delivered           1            DELIVRD                     delivered, read        delivered
+//	undelivered         2            UNDELIV, DELETED            undelivered            failed
+//	expired             -            EXPIRED                     -                      expired
+//	rejected            16           REJECTD, the submit's       failed (never sent),   rejected
+//	                                 refusals at level 1         canceled
+//	unknown             -            UNKNOWN                     -                      unknown
+//
+// SMSRu and Original have no Delivery: those gateways take no report URL
+// with a message (SMS.ru's callbacks are set once for the account), so
+// DeliveryReports is false and a message's ReportURL is not sent. The
+// presets' docs say more about each gateway.
+//
+// The report URL carries a token that lets whoever holds it report on the
+// message, so it is kept like a credential: Receipt.URL shows the
+// parameters that hold it as REDACTED, and no error or log line of the
+// Provider quotes it, nor does an error of ParseDelivery, even when a
+// callback puts it in a field.
+//
+// Gateways differ in what they want back. Kannel counts only 200 and 202
+// as received, and fetches a failed callback again only when smsbox is
+// configured to (http-request-retry, http-queue-delay). Jasmin wants the
+// body "ACK/Jasmin" (DeliveryAck returns it, for a receiver to write) and
+// otherwise sends the report again, 3 times by default; repeated reports
+// change nothing (sms.DeliveryStatus.Replaces).
+//
 // # Twilio and Vonage
 //
 // Twilio and Vonage are presets like the others: a form POST, with HTTP

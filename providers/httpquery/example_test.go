@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 
 	"github.com/smsgateway/sms"
 	"github.com/smsgateway/sms/providers/httpquery"
@@ -52,6 +54,80 @@ func ExampleKannel() {
 	// Output:
 	// sent 202 <nil>
 	// failed 403 true 1
+}
+
+// A Kannel-like gateway that, like the fake SMSC, reports "delivered to
+// the SMSC" (type 8) and then "delivered" (type 1) to the dlr-url of each
+// message, before it answers the send.
+func fakeKannelWithReports() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if dlrURL := r.URL.Query().Get("dlr-url"); dlrURL != "" {
+			// Kannel's escapes: the type, the SMSC's ID (none yet in a
+			// type 8 report), the time, the SMSC's reply.
+			for _, esc := range [][]string{
+				{"%d", "8", "%F", "", "%A", "ACK%2F"},
+				{"%d", "1", "%F", "smsc-7", "%A", ""},
+			} {
+				u := strings.NewReplacer(append([]string{"%%", "%", "%T", "1795665433"}, esc...)...).Replace(dlrURL)
+				if resp, err := http.Get(u); err == nil {
+					resp.Body.Close()
+				}
+			}
+		}
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprint(w, "0: Accepted for delivery")
+	}))
+}
+
+// Delivery reports: an sms.DeliveryHandler gives each message with an ID a
+// report URL, the Kannel preset hands it to the gateway as dlr-url, and the
+// handler passes the gateway's reports on, authenticated and parsed.
+func ExampleKannel_deliveryReports() {
+	gw := fakeKannelWithReports()
+	defer gw.Close()
+	p, err := httpquery.New(httpquery.Kannel(gw.URL+"/cgi-bin/sendsms", "tester", "foobar"))
+	if err != nil {
+		panic(err)
+	}
+
+	// Where reports are kept: the latest that DeliveryStatus.Replaces lets
+	// in, per message.
+	var mu sync.Mutex
+	latest := map[string]sms.DeliveryReport{}
+	deliver := func(_ context.Context, r sms.DeliveryReport) error {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Printf("report %s: %s (type %s, SMSC ID %q)\n", r.MessageID, r.Status, r.Code, r.GatewayID)
+		if r.Status.Replaces(latest[r.MessageID].Status) {
+			latest[r.MessageID] = r
+		}
+		return nil
+	}
+	// For real: your own server, at an https URL the gateway can reach.
+	hooks := httptest.NewUnstartedServer(nil)
+	h, err := sms.NewDeliveryHandler(p, []byte("a secret of at least 16 bytes"), "http://"+hooks.Listener.Addr().String()+"/dlr", deliver)
+	if err != nil {
+		panic(err)
+	}
+	hooks.Config.Handler = h
+	hooks.Start()
+	defer hooks.Close()
+
+	c, err := sms.New(p, sms.WithDeliveryReports(h))
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	res, err := c.Send(context.Background(), sms.Message{To: "+4917012345678", Text: "Hello", ID: "order-42"})
+	fmt.Println(res.Status, err)
+	mu.Lock()
+	defer mu.Unlock()
+	fmt.Println("kept:", latest["order-42"].Status)
+	// Output:
+	// report order-42: accepted (type 8, SMSC ID "")
+	// report order-42: delivered (type 1, SMSC ID "smsc-7")
+	// sent <nil>
+	// kept: delivered
 }
 
 func ExampleKannel_wrongPassword() {
