@@ -1,6 +1,7 @@
 package httpquery
 
 import (
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -98,7 +99,7 @@ type Delivery struct {
 
 // deliverySettings is a Delivery checked and ready, shared read-only.
 type deliverySettings struct {
-	params        url.Values      // as configured
+	params        url.Values      // a copy of Delivery.Params
 	urlParams     map[string]bool // the names of Params whose values hold ReportURLVar
 	escapePercent bool
 	sources       map[string]bool
@@ -117,12 +118,12 @@ type deliverySettings struct {
 // compile checks d; password is Config.Password, the default SignatureKey.
 func (d *Delivery) compile(password string) (*deliverySettings, error) {
 	ds := &deliverySettings{
-		params:        d.Params,
+		params:        url.Values{},
 		urlParams:     map[string]bool{},
 		escapePercent: d.EscapePercent,
 		sources:       map[string]bool{},
 		statusField:   d.StatusField,
-		statuses:      d.Statuses,
+		statuses:      maps.Clone(d.Statuses),
 		idField:       d.IDField,
 		codeField:     d.CodeField,
 		textField:     d.TextField,
@@ -132,7 +133,9 @@ func (d *Delivery) compile(password string) (*deliverySettings, error) {
 		signatureKey:  or(d.SignatureKey, password),
 		ack:           d.Ack,
 	}
+	// Copies, so that a Config changed after New changes nothing here.
 	for name, vs := range d.Params {
+		ds.params[name] = slices.Clone(vs)
 		if slices.ContainsFunc(vs, func(v string) bool { return strings.Contains(v, ReportURLVar) }) {
 			ds.urlParams[name] = true
 		}

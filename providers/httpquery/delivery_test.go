@@ -777,6 +777,21 @@ func TestDeliveryConfigJSON(t *testing.T) {
 	assert.Equal(t, sms.DeliveryReport{Status: sms.DeliveryDelivered, Code: "1", GatewayID: "f", At: kannelTime}, rep)
 }
 
+// The Provider keeps copies of the tables: changing the Config after New
+// changes nothing.
+func TestDeliveryConfigCopied(t *testing.T) {
+	cfg := Kannel("http://gw/cgi-bin/sendsms", "u", "p")
+	p := newProvider(t, cfg, nil)
+	cfg.Delivery.Statuses["1"] = sms.DeliveryRejected
+	cfg.Delivery.Params["dlr-url"][0] = "https://elsewhere.example/"
+	rep, err := p.ParseDelivery(httptest.NewRequest(http.MethodGet, "/dlr?type=1", nil), "")
+	require.NoError(t, err)
+	assert.Equal(t, sms.DeliveryDelivered, rep.Status)
+	req, _, err := p.s.newRequest(context.Background(), sms.Message{To: "+4912345678", Text: "Hi", ReportURL: "https://hooks.example/dlr?a=1"})
+	require.NoError(t, err)
+	assert.Contains(t, sentParams(t, req).Get("dlr-url"), "hooks.example")
+}
+
 func TestDeliveryAck(t *testing.T) {
 	for preset, want := range map[string]string{"kannel": "", "jasmin": "ACK/Jasmin", "twilio": "", "vonage": ""} {
 		assert.Equal(t, want, newProvider(t, reportPresets[preset]("http://gw"), nil).DeliveryAck(), preset)
