@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -215,5 +216,19 @@ func (h *DeliveryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "report not stored, try again", http.StatusInternalServerError)
 		return
 	}
+	if a, ok := h.p.(DeliveryAcker); ok && a.DeliveryAck() != "" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, a.DeliveryAck())
+		return
+	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// DeliveryAcker is implemented by DeliveryReporters whose gateway wants a
+// particular body in the answer to a report it sent (Jasmin resends a
+// report until it reads "ACK/Jasmin"). DeliveryHandler answers a report it
+// took with it.
+type DeliveryAcker interface {
+	DeliveryAck() string
 }

@@ -3,6 +3,7 @@ package sms
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -224,4 +225,25 @@ func FuzzDeliveryToken(f *testing.F) {
 			t.Fatalf("own URL for %q not accepted (%q, %v)", id, back, ok)
 		}
 	})
+}
+
+// ackingReporter wants its reports answered with a body.
+type ackingReporter struct{ *queryReporter }
+
+func (ackingReporter) DeliveryAck() string { return "ACK/Jasmin" }
+
+func TestDeliveryHandlerAck(t *testing.T) {
+	for _, tc := range []struct {
+		p    DeliveryReporter
+		want string
+	}{{ackingReporter{&queryReporter{}}, "ACK/Jasmin"}, {&queryReporter{}, ""}} {
+		h, srv := reportServer(t, tc.p, func(DeliveryReport) error { return nil })
+		resp, err := http.Get(h.URL("m1") + "&status=delivered")
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, tc.want, string(b))
+		srv.Close()
+	}
 }
