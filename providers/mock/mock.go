@@ -1,6 +1,7 @@
 // Package mock is an in-memory sms.Provider for tests: it records every call,
 // and answers as a script of options says. It is a test double, not for
-// production: it sends nothing.
+// production: it sends no text. Its only network traffic is the delivery
+// reports a script asks for, made to the test's own handler.
 //
 // Build a Client over it with the options your code uses, then assert on
 // Provider.Sent (what the gateway accepted) and Provider.Calls (every
@@ -52,11 +53,47 @@
 // with the first acceptance's Receipt. The
 // rules still decide each call's answer first; deduplication only decides
 // what an acceptance records.
+//
+// # Delivery reports
+//
+// Provider is an sms.DeliveryReporter, so a test can exercise its
+// sms.DeliveryHandler, its mux and its deliver function end to end, over
+// real HTTP, without a gateway. Report scripts the reports for one number
+// and ReportAll for every other; DeliveryReports is true when either was
+// given.
+//
+//	p := mock.New(mock.Report("+4915112345678", 0, sms.DeliveryAccepted, sms.DeliveryDelivered))
+//	h, _ := sms.NewDeliveryHandler(p, secret, srv.URL+"/reports", deliver)
+//	c, _ := sms.New(p, sms.WithDeliveryReports(h))
+//	c.Send(ctx, sms.Message{To: "+4915112345678", Text: "hi", ID: "order-42"})
+//	p.WaitReports(ctx) // then check what deliver got, and p.Reports()
+//
+// A message gets its number's reports when it is recorded in Sent (a
+// message deduplicated by ID does not; one scripted with Delivered does,
+// like a gateway that accepted it) and has a ReportURL, which a Client with
+// sms.WithDeliveryReports sets for every message with an ID. Each report is
+// a POST to the ReportURL, as it is, with an
+// application/x-www-form-urlencoded body of the fields status (the
+// sms.DeliveryStatus), gateway_id (the Receipt's MessageID) and at (when the
+// report was made, RFC 3339); ParseDelivery reads it back.
+//
+// The reports of a message are made in order, from one goroutine: the first
+// after its delay, counted from the acceptance, each other after its own,
+// counted from the end of the previous one. A report that gets no answer,
+// or a 5xx or 429 answer, is retried after 10, 20 and 40 ms, four requests
+// in all, as gateways retry their callbacks; another non-2xx answer refuses
+// it at once. Reports records how each report ended: taken, refused, failed
+// or cancelled.
+//
+// Reports run in the background: WaitReports waits for all of them, Close
+// (called by sms.Client.Close) cancels those not yet made, and Reset
+// cancels and forgets them. No goroutine of the Provider outlives Close.
 package mock
 
 import (
 	"cmp"
 	"context"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -78,16 +115,22 @@ type Call struct {
 	Err error
 }
 
-// Provider is an in-memory sms.Provider and sms.IdempotentProvider that
-// records every call and answers as its options script. Create one with New;
-// the zero value is not usable.
+// Provider is an in-memory sms.Provider, sms.IdempotentProvider,
+// sms.DeliveryReporter and io.Closer that records every call and answers as
+// its options script. Create one with New; the zero value is not usable.
 //
 // A Provider is safe for concurrent use by multiple goroutines. Its script is
-// fixed by New; its records change only through Send and Reset.
+// fixed by New; its records change only through Send, the delivery reports
+// it makes, Reset and Close.
 type Provider struct {
 	rules      []rule
 	latency    time.Duration
 	idempotent bool
+	reportTo   map[string][]reportStep // Report scripts by number
+	reportAll  []reportStep            // the ReportAll script
+	client     *http.Client            // makes the delivery reports
+
+	reporting sync.WaitGroup // every goroutine making reports
 
 	mu       sync.Mutex
 	started  int                    // calls started since the last Reset
@@ -95,12 +138,19 @@ type Provider struct {
 	calls    []Call                 // finished calls, in the order they finished
 	sent     []sms.Message          // accepted messages, in acceptance order
 	byID     map[string]sms.Receipt // receipts of accepted IDs (idempotent mode)
+	batch    *reportBatch           // the reports scheduled since the last Reset
+	closed   bool                   // Close was called: no more reports are made
 }
 
 // New returns a Provider scripted by opts. Without options it accepts every
-// message at once.
+// message at once and makes no delivery reports.
 func New(opts ...Option) *Provider {
-	p := &Provider{byID: make(map[string]sms.Receipt)}
+	p := &Provider{
+		byID:     make(map[string]sms.Receipt),
+		reportTo: make(map[string][]reportStep),
+		client:   newReportClient(),
+		batch:    newReportBatch(),
+	}
 	for _, opt := range opts {
 		opt(p)
 	}
@@ -156,8 +206,9 @@ func (p *Provider) answer(n int, msg sms.Message) (sms.Receipt, error) {
 
 // accept records an accepted message and returns the Receipt to answer
 // with: the first acceptance's for an ID already accepted in idempotent mode,
-// else rc when a Func rule gave a non-zero one, else a numbered one. p.mu
-// must be held.
+// else rc when a Func rule gave a non-zero one, else a numbered one. A
+// message recorded in Sent gets its scripted delivery reports; a deduplicated
+// one does not, as a gateway reports once per message. p.mu must be held.
 func (p *Provider) accept(msg sms.Message, rc sms.Receipt) sms.Receipt {
 	if p.idempotent && msg.ID != "" {
 		if first, ok := p.byID[msg.ID]; ok {
@@ -172,6 +223,7 @@ func (p *Provider) accept(msg sms.Message, rc sms.Receipt) sms.Receipt {
 	if p.idempotent && msg.ID != "" {
 		p.byID[msg.ID] = rc
 	}
+	p.scheduleReports(msg, rc)
 	return rc
 }
 
@@ -215,16 +267,22 @@ func (p *Provider) Calls() []Call {
 	return calls
 }
 
-// Reset forgets every call, accepted message and accepted ID, and starts the
-// call count again, so FailFirst and FailEvery apply as if the Provider were
-// new. Calls in flight during a Reset are recorded when they finish, with
-// their old numbers.
+// Reset forgets every call, accepted message, accepted ID and delivery
+// report, and starts the call count again, so FailFirst and FailEvery apply
+// as if the Provider were new. Reports not yet made are cancelled: Reset
+// returns once their requests have ended, and they are not recorded. Calls in
+// flight during a Reset are recorded when they finish, with their old
+// numbers, and their reports belong to the new records.
 func (p *Provider) Reset() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	old, oldDone := p.batch, p.batch.done
+	p.batch = newReportBatch()
 	p.started, p.accepted = 0, 0
 	p.calls, p.sent = nil, nil
 	clear(p.byID)
+	p.mu.Unlock()
+	old.cancel(errReset)
+	<-oldDone
 }
 
 // wait sleeps for d, or until ctx is done, returning ctx.Err() then. A done

@@ -609,6 +609,13 @@ func TestOptionPanics(t *testing.T) {
 		{"FailEvery zero", func() { mock.FailEvery(0, temporary) }},
 		{"Func nil", func() { mock.Func(nil) }},
 		{"Latency negative", func() { mock.Latency(-time.Second) }},
+		{"Report negative delay", func() { mock.Report(alice, -time.Second, sms.DeliveryDelivered) }},
+		{"Report no status", func() { mock.Report(alice, 0) }},
+		{"Report unknown status", func() { mock.Report(alice, 0, sms.DeliveryDelivered, "read") }},
+		{"Report empty status", func() { mock.Report(alice, 0, "") }},
+		{"ReportAll negative delay", func() { mock.ReportAll(-time.Nanosecond, sms.DeliveryDelivered) }},
+		{"ReportAll no status", func() { mock.ReportAll(time.Second) }},
+		{"ReportAll unknown status", func() { mock.ReportAll(0, "Delivered") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

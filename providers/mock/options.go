@@ -147,3 +147,48 @@ type deliveredError struct{ err error }
 
 func (e *deliveredError) Error() string { return e.err.Error() }
 func (e *deliveredError) Unwrap() error { return e.err }
+
+// Report scripts the delivery reports of every accepted message to number
+// that has a ReportURL: after waiting after from the acceptance, the Provider
+// posts one report per status, in order, to the message's ReportURL (see the
+// package documentation). Several Report options for one number add to its
+// script, each after counted from the end of the previous report:
+//
+//	mock.Report(alice, 0, sms.DeliveryAccepted),
+//	mock.Report(alice, time.Hour, sms.DeliveryDelivered) // an hour later
+//
+// Give number in the Client's normalized form, as for FailNumber. after must
+// not be negative, and every status must be one of the sms.Delivery*
+// constants; at least one is needed.
+func Report(number string, after time.Duration, statuses ...sms.DeliveryStatus) Option {
+	steps := reportSteps("Report", after, statuses)
+	return func(p *Provider) { p.reportTo[number] = append(p.reportTo[number], steps...) }
+}
+
+// ReportAll scripts the delivery reports of every accepted message with a
+// ReportURL to a number that has no Report script, as Report does for one
+// number. Several ReportAll options add to one script.
+func ReportAll(after time.Duration, statuses ...sms.DeliveryStatus) Option {
+	steps := reportSteps("ReportAll", after, statuses)
+	return func(p *Provider) { p.reportAll = append(p.reportAll, steps...) }
+}
+
+// reportSteps checks the arguments of Report or ReportAll (name) and returns
+// their steps: the first after the delay, the others right after it.
+func reportSteps(name string, after time.Duration, sts []sms.DeliveryStatus) []reportStep {
+	if after < 0 {
+		panic(fmt.Sprintf("mock: %s: negative delay %v", name, after))
+	}
+	if len(sts) == 0 {
+		panic("mock: " + name + ": no status")
+	}
+	steps := make([]reportStep, len(sts))
+	for i, s := range sts {
+		if !knownStatus(s) {
+			panic(fmt.Sprintf("mock: %s: unknown status %q", name, s))
+		}
+		steps[i] = reportStep{status: s}
+	}
+	steps[0].after = after
+	return steps
+}
