@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"time"
 
 	"github.com/smsgateway/sms"
@@ -163,4 +166,59 @@ func ExampleThrottledRecipient() {
 	// +4915100000001 sent 1 false
 	// +4915100000002 failed 3 true
 	// +4915100000003 sent 1 false
+}
+
+// A test of an application's delivery-report handling, end to end: the
+// mock posts the scripted reports to the application's sms.DeliveryHandler
+// over real HTTP, and the application's deliver function stores the latest
+// status of each message. WaitReports replaces any sleep. In a real test the
+// checks are assertions.
+func ExampleReport() {
+	// The application's code: keep each message's latest status.
+	var mu sync.Mutex
+	latest := map[string]sms.DeliveryStatus{}
+	deliver := func(_ context.Context, r sms.DeliveryReport) error {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Println("report:", r.MessageID, r.Status, r.GatewayID)
+		if r.Status.Replaces(latest[r.MessageID]) {
+			latest[r.MessageID] = r.Status
+		}
+		return nil
+	}
+
+	// The gateway accepts the text, then reports it accepted by the
+	// network and, 10 ms later, delivered.
+	p := mock.New(mock.Report("+4915112345678", 10*time.Millisecond, sms.DeliveryAccepted, sms.DeliveryDelivered))
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	h, err := sms.NewDeliveryHandler(p, []byte("keep this secret across restarts"), srv.URL+"/sms/reports", deliver)
+	if err != nil {
+		panic(err)
+	}
+	mux.Handle("/sms/reports", h)
+	c, err := sms.New(p, sms.WithDeliveryReports(h))
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close() // closes p too, cancelling reports not yet made
+
+	ctx := context.Background()
+	if _, err := c.Send(ctx, sms.Message{To: "+49 151 1234 5678", Text: "Order 42 shipped", ID: "order-42"}); err != nil {
+		panic(err)
+	}
+	if err := p.WaitReports(ctx); err != nil {
+		panic(err)
+	}
+	for _, r := range p.Reports() {
+		fmt.Println("made:", r.MessageID, r.Status, r.Attempts, r.HTTPStatus, r.Err)
+	}
+	fmt.Println("latest:", latest["order-42"])
+	// Output:
+	// report: order-42 accepted mock-1
+	// report: order-42 delivered mock-1
+	// made: order-42 accepted 1 200 <nil>
+	// made: order-42 delivered 1 200 <nil>
+	// latest: delivered
 }
