@@ -51,6 +51,11 @@ func (s DeliveryStatus) Final() bool {
 	return false
 }
 
+// Known reports whether s is one of the statuses above.
+func (s DeliveryStatus) Known() bool {
+	return s.Final() || s == DeliveryAccepted || s == DeliveryBuffered
+}
+
 // Replaces reports whether a report of status s, arriving after one of
 // status prev, should replace it: a final status is never replaced, and an
 // intermediate one is replaced by any later report. Reports can come several

@@ -158,6 +158,11 @@ func TestDeliveryStatusReplaces(t *testing.T) {
 			assert.Equal(t, !prev.Final(), next.Replaces(prev), "%q after %q", next, prev)
 		}
 	}
+	for _, s := range all {
+		assert.True(t, s.Known(), s)
+	}
+	assert.False(t, DeliveryStatus("pending").Known())
+	assert.False(t, DeliveryStatus("").Known())
 	assert.False(t, DeliveryAccepted.Final())
 	assert.False(t, DeliveryBuffered.Final())
 	assert.True(t, DeliveryExpired.Final())

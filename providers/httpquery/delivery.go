@@ -162,7 +162,7 @@ func (d *Delivery) compile(password string) (*deliverySettings, error) {
 		return nil, configError("Delivery.Statuses is empty")
 	}
 	for code, st := range d.Statuses {
-		if !knownStatus(st) {
+		if !st.Known() {
 			return nil, configError("Delivery.Statuses[%q]: unknown delivery status %q", code, st)
 		}
 	}
@@ -182,11 +182,6 @@ func (d *Delivery) compile(password string) (*deliverySettings, error) {
 		return nil, configError("Delivery.Signature must be empty or %q, got %q", SignatureTwilio, d.Signature)
 	}
 	return ds, nil
-}
-
-// knownStatus reports whether st is one of the sms.DeliveryStatus values.
-func knownStatus(st sms.DeliveryStatus) bool {
-	return st.Final() || st == sms.DeliveryAccepted || st == sms.DeliveryBuffered
 }
 
 // DeliveryReports reports whether the Provider asks for delivery reports:

@@ -854,7 +854,7 @@ func FuzzParseDelivery(f *testing.F) {
 			}
 			return
 		}
-		if !knownStatus(rep.Status) {
+		if !rep.Status.Known() {
 			t.Fatalf("accepted report with status %q", rep.Status)
 		}
 		d := p.s.delivery

@@ -184,7 +184,7 @@ func reportSteps(name string, after time.Duration, sts []sms.DeliveryStatus) []r
 	}
 	steps := make([]reportStep, len(sts))
 	for i, s := range sts {
-		if !knownStatus(s) {
+		if !s.Known() {
 			panic(fmt.Sprintf("mock: %s: unknown status %q", name, s))
 		}
 		steps[i] = reportStep{status: s}

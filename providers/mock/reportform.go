@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"time"
 
 	"github.com/smsgateway/sms"
@@ -20,16 +19,6 @@ const (
 
 // ErrMalformedReport is matched by every error of ParseDelivery.
 var ErrMalformedReport = errors.New("mock: malformed delivery report")
-
-// allStatuses are the sms.DeliveryStatus values a mock report may carry: every
-// status the sms package defines.
-var allStatuses = []sms.DeliveryStatus{
-	sms.DeliveryAccepted, sms.DeliveryBuffered, sms.DeliveryDelivered,
-	sms.DeliveryUndelivered, sms.DeliveryExpired, sms.DeliveryRejected,
-	sms.DeliveryUnknown,
-}
-
-func knownStatus(s sms.DeliveryStatus) bool { return slices.Contains(allStatuses, s) }
 
 // reportForm is the form that reports r's Status, GatewayID and At (a zero
 // At and an empty GatewayID are left out).
@@ -67,7 +56,7 @@ func parseReportForm(f url.Values) (sms.DeliveryReport, error) {
 		GatewayID: f.Get(formGatewayID),
 		Provider:  "mock",
 	}
-	if !knownStatus(rep.Status) {
+	if !rep.Status.Known() {
 		return sms.DeliveryReport{}, fmt.Errorf("%w: unknown status %q", ErrMalformedReport, rep.Status)
 	}
 	if at := f.Get(formAt); at != "" {
