@@ -153,8 +153,8 @@ func TestPerProviderRetry(t *testing.T) {
 // without a database.
 type nopStore struct{}
 
-func (nopStore) QueueDepth(context.Context) (int, error)              { return 0, nil }
-func (nopStore) MarkSending(context.Context, string, int, bool) error { return nil }
+func (nopStore) QueueDepth(context.Context) (int, error)                      { return 0, nil }
+func (nopStore) MarkSending(context.Context, string, int, bool, string) error { return nil }
 
 // TestSharedRateLimit: two services with one Redis share each provider's
 // rate limit: together they send no faster than one alone may.

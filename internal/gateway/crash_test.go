@@ -30,7 +30,7 @@ func TestInterruptedMessages(t *testing.T) {
 			require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address="+name+"&message=x&wait=0", "[79990000001, 79990000002]", &a))
 			// As if a previous run had handed the first number to the
 			// provider and died.
-			require.NoError(t, ts.svc.store.MarkSending(context.Background(), a.TaskID, 0, false))
+			require.NoError(t, ts.svc.store.MarkSending(context.Background(), a.TaskID, 0, false, "dead-run"))
 			require.NoError(t, ts.svc.Start(context.Background()))
 
 			a = ts.awaitTask(t, a.TaskID)
@@ -89,7 +89,7 @@ func TestSQLiteResumesAtOnce(t *testing.T) {
 	require.Equal(t, http.StatusOK, ts.do(t, "POST", "/mailing?address=vendor&message=x&wait=0", "[79990000001, 79990000002]", &a))
 	tk, err := svc.store.Task(context.Background(), a.TaskID)
 	require.NoError(t, err)
-	require.NoError(t, svc.store.MarkSending(context.Background(), a.TaskID, 0, false))
+	require.NoError(t, svc.store.MarkSending(context.Background(), a.TaskID, 0, false, "dead-run"))
 	closeService(t, svc, ts.srv)
 	// What River records while a process works the job.
 	db, err := sql.Open("sqlite", filepath.Join(o.DataDir, "smsgateway.db"))

@@ -144,7 +144,11 @@ func buildProviders(cfg *Config, types map[string]ProviderFactory, st rowMarker,
 		}
 		var c *sms.Client
 		if err == nil {
-			c, err = sms.New(&marking{p: p, store: st}, opts...)
+			slots := b.cfg.Providers[name].Concurrency
+			if slots <= 0 {
+				slots = sms.DefaultConcurrency
+			}
+			c, err = sms.New(&marking{p: p, store: st, slots: make(chan struct{}, slots)}, opts...)
 		}
 		if err != nil {
 			_ = closeProviders(out)
@@ -185,16 +189,22 @@ func clientOptions(cfg *Config, name string, lim *rateLimits, hooks sms.Hooks, l
 
 // rowMarker marks a message row as in flight.
 type rowMarker interface {
-	MarkSending(ctx context.Context, taskID string, index int, report bool) error
+	MarkSending(ctx context.Context, taskID string, index int, report bool, run string) error
 }
 
 // marking wraps a Provider: before each attempt it marks the message's row
 // (found by its ID, store.MessageKey) as in flight, and counts the
 // attempt, so that a crash cannot make it be sent again unnoticed. The
 // marks of concurrent sends share a commit (see store.MarkSending).
+//
+// It also bounds the provider's sends in flight in this process to the
+// configured concurrency, whatever the number of jobs (slices of tasks)
+// running at once: each Client's own bound is per mailing stream, and one
+// process runs up to Config.Workers of them.
 type marking struct {
 	p     sms.Provider
 	store rowMarker
+	slots chan struct{}
 }
 
 // markTimeout bounds the write that marks a row. It runs without the
@@ -203,10 +213,20 @@ type marking struct {
 const markTimeout = 10 * time.Second
 
 func (m *marking) Send(ctx context.Context, msg sms.Message) (sms.Receipt, error) {
+	select {
+	case m.slots <- struct{}{}:
+		defer func() { <-m.slots }()
+	case <-ctx.Done():
+		return sms.Receipt{}, &sms.Error{Kind: sms.KindTemporary, Err: ctx.Err()}
+	}
 	if taskID, index, ok := store.ParseMessageKey(msg.ID); ok {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
-		err := m.store.MarkSending(wctx, taskID, index, msg.ReportURL != "")
+		err := m.store.MarkSending(wctx, taskID, index, msg.ReportURL != "", runOf(ctx))
 		cancel()
+		if errors.Is(err, store.ErrNotClaimed) {
+			// Another run has it (see fillOutcome): not ours to send.
+			return sms.Receipt{}, &sms.Error{Kind: sms.KindRejected, Err: err}
+		}
 		if err != nil {
 			// Nothing reached the gateway: safe to retry.
 			return sms.Receipt{}, &sms.Error{Kind: sms.KindTemporary, Err: fmt.Errorf("message log: %w", err)}
@@ -230,6 +250,21 @@ func (m *marking) Close() error {
 		return c.Close()
 	}
 	return nil
+}
+
+// runKey is the context key of a run's ID (see withRun).
+type runKey struct{}
+
+// withRun returns ctx carrying the ID of one run of a job, with which the
+// run marks the rows it sends (store.MarkSending).
+func withRun(ctx context.Context, run string) context.Context {
+	return context.WithValue(ctx, runKey{}, run)
+}
+
+// runOf returns the run ID ctx carries, or "".
+func runOf(ctx context.Context) string {
+	run, _ := ctx.Value(runKey{}).(string)
+	return run
 }
 
 // closeProviders closes every provider's Client.

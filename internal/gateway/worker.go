@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 
 	"github.com/smsgateway/sms"
@@ -16,10 +17,10 @@ import (
 
 // workerStore is what a task's run needs of the storage.
 type workerStore interface {
-	ActiveMessages(ctx context.Context, taskID string) ([]store.Message, error)
+	ActiveMessages(ctx context.Context, sl store.Slice) ([]store.Message, error)
 	Recorder() *store.Recorder
-	Settle(ctx context.Context, taskID string, from []string, to, kind, errText string) (int64, error)
-	FailRetries(ctx context.Context, taskID, prefix string) (int64, error)
+	Settle(ctx context.Context, sl store.Slice, from []string, to, kind, errText string) (int64, error)
+	FailRetries(ctx context.Context, sl store.Slice, prefix string) (int64, error)
 	Counts(ctx context.Context, taskID string) (store.Counts, error)
 }
 
@@ -75,7 +76,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.timeout+writeTimeout)
 	defer cancel()
-	todo, err := w.store.ActiveMessages(wctx, a.TaskID)
+	todo, err := w.store.ActiveMessages(wctx, a.Slice())
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 		}
 		return w.finish(wctx, a.TaskID)
 	}
-	stopped, retries, runErr, err := w.send(ctx, p, a, todo)
+	stopped, retries, runErr, err := w.send(withRun(ctx, uuid.NewString()), p, a, todo)
 	if err != nil {
 		return fmt.Errorf("message log: %w", err)
 	}
@@ -114,7 +115,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 	}
 	if retries > 0 {
 		// The last provider error of each message stays in its row.
-		n, err := w.store.FailRetries(wctx, a.TaskID, "failed temporarily on every attempt of the task; the last: ")
+		n, err := w.store.FailRetries(wctx, a.Slice(), "failed temporarily on every attempt of the task; the last: ")
 		w.final(a.Address, store.StateFailed, sms.KindTemporary.String(), int(n))
 		if err != nil {
 			return err
@@ -126,7 +127,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 // settle moves the task's messages in the from states to the final state
 // to, and counts them.
 func (w *taskWorker) settle(ctx context.Context, a store.TaskArgs, from []string, to string, kind sms.Kind, errText string) error {
-	n, err := w.store.Settle(ctx, a.TaskID, from, to, kind.String(), errText)
+	n, err := w.store.Settle(ctx, a.Slice(), from, to, kind.String(), errText)
 	w.final(a.Address, to, kind.String(), int(n))
 	return err
 }
@@ -142,10 +143,10 @@ func (w *taskWorker) settleInterrupted(ctx context.Context, a store.TaskArgs, to
 		return todo, nil // the common case: nothing to write
 	}
 	if w.resendInterrupted || idempotent {
-		_, err := w.store.Settle(ctx, a.TaskID, []string{store.StateSending}, store.StateQueued, "", "")
+		_, err := w.store.Settle(ctx, a.Slice(), []string{store.StateSending}, store.StateQueued, "", "")
 		return todo, err
 	}
-	n, err := w.store.Settle(ctx, a.TaskID, []string{store.StateSending}, store.StateFailed, sms.KindAmbiguous.String(), errInterrupted.Error())
+	n, err := w.store.Settle(ctx, a.Slice(), []string{store.StateSending}, store.StateFailed, sms.KindAmbiguous.String(), errInterrupted.Error())
 	w.final(a.Address, store.StateFailed, sms.KindAmbiguous.String(), int(n))
 	if n > 0 {
 		w.log.WarnContext(ctx, "messages in flight at a previous stop marked ambiguous", "task_id", a.TaskID, "count", n)
@@ -205,8 +206,11 @@ func (w *taskWorker) finish(ctx context.Context, taskID string) error {
 
 // fillOutcome copies a Result into m. It reports false for a message that
 // was never handed to the provider because the run stopped (cancelled,
-// closed): that message stays queued.
+// closed), which stays queued, or because another run holds it.
 func fillOutcome(m *store.Message, r sms.Result) bool {
+	if errors.Is(r.Err, store.ErrNotClaimed) {
+		return false // another run holds it and records its outcome
+	}
 	m.Vendor = r.Provider
 	if m.Vendor == "" {
 		m.Vendor = m.Address

@@ -22,8 +22,8 @@ type fakeQueue struct {
 	woken    []string
 }
 
-func (f *fakeQueue) insert(context.Context, TaskArgs, *river.InsertOpts, Task, []Message) (int64, error) {
-	return 0, nil
+func (f *fakeQueue) insert(context.Context, []TaskArgs, *river.InsertOpts, Task, []Message) ([]int64, error) {
+	return nil, nil
 }
 func (f *fakeQueue) subscribe(...river.EventKind) (<-chan *river.Event, func()) {
 	return nil, func() {}

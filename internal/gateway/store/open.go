@@ -49,7 +49,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 // jobQueue is River's client as the Store uses it, the same for both
 // drivers.
 type jobQueue interface {
-	insert(ctx context.Context, args TaskArgs, opts *river.InsertOpts, t Task, msgs []Message) (int64, error)
+	insert(ctx context.Context, jobs []TaskArgs, opts *river.InsertOpts, t Task, msgs []Message) ([]int64, error)
 	jobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
 	start(ctx context.Context) error
@@ -93,27 +93,35 @@ type riverQueue[TTx any] struct {
 	store  *Store
 }
 
-func (q *riverQueue[TTx]) insert(ctx context.Context, args TaskArgs, opts *river.InsertOpts, t Task, msgs []Message) (int64, error) {
+func (q *riverQueue[TTx]) insert(ctx context.Context, jobs []TaskArgs, opts *river.InsertOpts, t Task, msgs []Message) ([]int64, error) {
 	tx, sq, commit, rollback, err := q.db.begin(ctx)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer rollback()
-	res, err := q.client.InsertTx(ctx, tx, args, withUnique(opts))
-	if err != nil {
-		return 0, fmt.Errorf("insert job: %w", err)
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, a := range jobs {
+		params[i] = river.InsertManyParams{Args: a, InsertOpts: withUnique(opts)}
 	}
-	t.JobID = res.Job.ID
+	res, err := q.client.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return nil, fmt.Errorf("insert jobs: %w", err)
+	}
+	ids := make([]int64, len(res))
+	for i, r := range res {
+		ids[i] = r.Job.ID
+	}
+	t.JobID = ids[0]
 	if err := q.store.insertTask(ctx, sq, t, msgs); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := commit(); err != nil {
-		return 0, err
+		return nil, err
 	}
-	if !q.db.listens && res.Job.State == rivertype.JobStateAvailable {
-		q.wake(res.Job.ScheduledAt, args) // on PostgreSQL the insert's NOTIFY did
+	if first := res[0].Job; !q.db.listens && first.State == rivertype.JobStateAvailable {
+		q.wake(first.ScheduledAt, jobs[0]) // on PostgreSQL the insert's NOTIFY did
 	}
-	return res.Job.ID, nil
+	return ids, nil
 }
 
 // wake makes the workers fetch the job of args, which is available, as
@@ -374,16 +382,22 @@ func redactURLErr(err error, rawURL string) error {
 // queues, workers and timings). Call it once, before Start.
 func (s *Store) NewQueue(cfg *river.Config) error { return s.newQueue(cfg) }
 
-// Enqueue inserts the task's job (due at opts.ScheduledAt) and the task's
-// rows in one transaction, and returns the task with its JobID. A job due
-// later is started on time by this process (see dueTimer).
+// Enqueue inserts the task's jobs, one per slice of its rows (Slices), due
+// at opts.ScheduledAt, and the task's rows in one transaction, and returns
+// the task with its JobID (the first slice's). Jobs due later are started
+// on time by this process (see dueTimer).
 func (s *Store) Enqueue(ctx context.Context, args TaskArgs, opts *river.InsertOpts, t Task, msgs []Message) (Task, error) {
-	id, err := s.q.insert(ctx, args, opts, t, msgs)
-	t.JobID = id
-	if err == nil && opts != nil && opts.ScheduledAt.After(time.Now()) {
-		s.due.add(id, opts.ScheduledAt)
+	ids, err := s.q.insert(ctx, Slices(args, len(msgs)), opts, t, msgs)
+	if err != nil {
+		return t, err
 	}
-	return t, err
+	t.JobID = ids[0]
+	if opts != nil && opts.ScheduledAt.After(time.Now()) {
+		for _, id := range ids {
+			s.due.add(id, opts.ScheduledAt)
+		}
+	}
+	return t, nil
 }
 
 // Job returns a task's River job, or nil when River no longer has it (its

@@ -87,6 +87,12 @@ var migrations = [][]string{
 		`CREATE INDEX sms_message_notify ON sms_message (id) WHERE notify = 1`,
 		`CREATE TABLE sms_setting (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 	},
+	{
+		// Several processes (see lease.go): the run that marked a row in
+		// flight, and each process's lease.
+		`ALTER TABLE sms_message ADD COLUMN claimed_by TEXT NOT NULL DEFAULT ''`,
+		`CREATE TABLE sms_process (id TEXT PRIMARY KEY, heartbeat_at BIGINT NOT NULL)`,
+	},
 }
 
 // migrate brings the service's tables to the latest version within the
@@ -227,14 +233,29 @@ func (s *Store) TaskMessages(ctx context.Context, taskID string) ([]Message, err
 	return s.collect(ctx, `SELECT `+messageCols+` FROM sms_message WHERE task_id = ? ORDER BY idx`, taskID)
 }
 
-// ActiveMessages returns the messages of a task that are not final, in
+// Slice names the rows of one job of a task: First <= idx < End, or every
+// row from First when End is 0.
+type Slice struct {
+	TaskID     string
+	First, End int
+}
+
+// Slice returns the rows of the job of a.
+func (a TaskArgs) Slice() Slice { return Slice{TaskID: a.TaskID, First: a.First, End: a.End} }
+
+// where is the condition selecting the slice's rows, and its arguments.
+func (sl Slice) where() (string, []any) {
+	return `task_id = ? AND idx >= ? AND (? = 0 OR idx < ?)`, []any{sl.TaskID, sl.First, sl.End, sl.End}
+}
+
+// ActiveMessages returns the messages of a slice that are not final, in
 // input order.
-func (s *Store) ActiveMessages(ctx context.Context, taskID string) ([]Message, error) {
-	args := []any{taskID}
+func (s *Store) ActiveMessages(ctx context.Context, sl Slice) ([]Message, error) {
+	cond, args := sl.where()
 	for _, st := range activeStates {
 		args = append(args, st)
 	}
-	return s.collect(ctx, `SELECT `+messageCols+` FROM sms_message WHERE task_id = ? AND status IN (`+inList(len(activeStates))+`) ORDER BY idx`, args...)
+	return s.collect(ctx, `SELECT `+messageCols+` FROM sms_message WHERE `+cond+` AND status IN (`+inList(len(activeStates))+`) ORDER BY idx`, args...)
 }
 
 // Counts returns how many messages of a task are in each state.
@@ -256,45 +277,57 @@ func (s *Store) Counts(ctx context.Context, taskID string) (Counts, error) {
 	return out, r.Err()
 }
 
-// markSQL marks a message in flight, counts the attempt, and says whether
-// a delivery report is expected.
-var markSQL = `UPDATE sms_message SET status = ?, attempts = attempts + 1, updated_at = ?, delivery = ? WHERE task_id = ? AND idx = ? AND status IN (` + inList(len(activeStates)) + `)`
+// markSQL marks a message in flight for a run, counts the attempt, and
+// says whether a delivery report is expected. It takes a row that is
+// queued or waiting for a retry, or already in flight for the same run (a
+// retry within the run): never a row in flight for another run, nor a
+// final one.
+const markSQL = `UPDATE sms_message SET status = '` + StateSending + `', attempts = attempts + 1, updated_at = ?, delivery = ?, claimed_by = ?
+	WHERE task_id = ? AND idx = ? AND (status IN ('` + StateQueued + `', '` + StateRetry + `') OR (status = '` + StateSending + `' AND claimed_by = ?))`
+
+// ErrNotClaimed is MarkSending's answer for a row that another run holds,
+// or that is final: the caller must not send it.
+var ErrNotClaimed = errors.New("the message is in flight for another run, or final")
 
 // MarkSending records that entry index of task taskID is being handed to
-// the provider, counts the attempt, and, when report is true, makes its
-// delivery pending: a report may come as soon as the gateway has the
-// message, even before its answer is recorded. It returns once the mark is
-// committed, with the marks of the other sends in progress (see writer), so
-// that a crash leaves the message marked as in flight.
-func (s *Store) MarkSending(ctx context.Context, taskID string, index int, report bool) error {
+// the provider by the run run (a unique ID of one run of a job), counts the
+// attempt, and, when report is true, makes its delivery pending: a report
+// may come as soon as the gateway has the message, even before its answer
+// is recorded. It returns once the mark is committed, with the marks of the
+// other sends in progress (see writer), so that a crash leaves the message
+// marked as in flight. A row it cannot take gets ErrNotClaimed: so no two
+// runs (a process taken for dead and its successor) send one message.
+func (s *Store) MarkSending(ctx context.Context, taskID string, index int, report bool, run string) error {
 	delivery := ""
 	if report {
 		delivery = DeliveryPending
 	}
-	args := []any{StateSending, s.now().UnixMicro(), delivery, taskID, index}
-	for _, st := range activeStates {
-		args = append(args, st)
+	n, err := s.w.wait(ctx, markSQL, s.now().UnixMicro(), delivery, run, taskID, index, run)
+	if err == nil && n == 0 {
+		err = ErrNotClaimed
 	}
-	_, err := s.w.wait(ctx, markSQL, args...)
 	return err
 }
 
-// Settle moves every message of a task in one of the from states to state
+// Settle moves every message of a slice in one of the from states to state
 // to, with the given kind and error text, and returns how many it moved.
-func (s *Store) Settle(ctx context.Context, taskID string, from []string, to, kind, errText string) (int64, error) {
-	args := []any{to, kind, errText, s.now().UnixMicro(), taskID}
+func (s *Store) Settle(ctx context.Context, sl Slice, from []string, to, kind, errText string) (int64, error) {
+	cond, where := sl.where()
+	args := append([]any{to, kind, errText, s.now().UnixMicro()}, where...)
 	for _, f := range from {
 		args = append(args, f)
 	}
-	return s.db.exec(ctx, `UPDATE sms_message SET status = ?, kind = ?, error = ?, updated_at = ?, notify = wants_events WHERE task_id = ? AND status IN (`+inList(len(from))+`)`, args...)
+	return s.db.exec(ctx, `UPDATE sms_message SET status = ?, kind = ?, error = ?, updated_at = ?, notify = wants_events WHERE `+cond+` AND status IN (`+inList(len(from))+`)`, args...)
 }
 
-// FailRetries moves every message of a task waiting for a retry to
+// FailRetries moves every message of a slice waiting for a retry to
 // failed, keeping its last error after prefix, and returns how many it
 // moved.
-func (s *Store) FailRetries(ctx context.Context, taskID, prefix string) (int64, error) {
-	return s.db.exec(ctx, `UPDATE sms_message SET status = ?, error = ? || error, updated_at = ?, notify = wants_events WHERE task_id = ? AND status = ?`,
-		StateFailed, prefix, s.now().UnixMicro(), taskID, StateRetry)
+func (s *Store) FailRetries(ctx context.Context, sl Slice, prefix string) (int64, error) {
+	cond, where := sl.where()
+	args := append([]any{StateFailed, prefix, s.now().UnixMicro()}, where...)
+	return s.db.exec(ctx, `UPDATE sms_message SET status = ?, error = ? || error, updated_at = ?, notify = wants_events WHERE `+cond+` AND status = ?`,
+		append(args, StateRetry)...)
 }
 
 // QueueDepth counts the messages not yet final, for the metrics.

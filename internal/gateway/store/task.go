@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -138,9 +137,9 @@ func (c Counts) Outcome() string {
 // Final reports whether a Celery status is the last a task gets.
 func Final(status string) bool { return status == StatusSuccess || status == StatusFailure }
 
-// TaskStatus maps a task's job (nil when River no longer has it: its
-// cleaner deletes finished jobs after a day) and its counts to a Celery
-// status name.
+// TaskStatus maps a task's job (its first slice's; nil when River no
+// longer has it: its cleaner deletes finished jobs after a day) and its
+// counts to a Celery status name.
 func TaskStatus(job *rivertype.JobRow, c Counts) string {
 	if job != nil && (job.State == rivertype.JobStateDiscarded || job.State == rivertype.JobStateCancelled) {
 		return StatusFailure
@@ -159,11 +158,8 @@ func TaskStatus(job *rivertype.JobRow, c Counts) string {
 	case rivertype.JobStateRetryable:
 		return StatusRetry
 	case rivertype.JobStateCompleted:
-		var out TaskOutput
-		if b := job.Output(); len(b) > 0 && json.Unmarshal(b, &out) == nil && out.Status != "" {
-			return out.Status
-		}
-		return c.Outcome()
+		// The first slice is done; others are not.
+		return StatusStarted
 	default: // available, scheduled, pending
 		if n := len(job.Errors); n > 0 && job.Errors[n-1].Attempt == job.Attempt {
 			return StatusRetry // the last run failed and the next is due
@@ -176,7 +172,8 @@ func TaskStatus(job *rivertype.JobRow, c Counts) string {
 	}
 }
 
-// TaskArgs are the arguments of the one River job behind every task. The
+// TaskArgs are the arguments of a River job of a task: one slice of its
+// rows (see Slices), so that several processes share a large mailing. The
 // numbers are not in the job: they are rows of sms_message, which also
 // record what became of each.
 type TaskArgs struct {
@@ -184,6 +181,10 @@ type TaskArgs struct {
 	Address string `json:"address"`
 	Text    string `json:"text"`
 	From    string `json:"from,omitempty"`
+	// First and End bound the slice: the rows with First <= idx < End. End
+	// 0 means every row from First.
+	First int `json:"first,omitempty"`
+	End   int `json:"end,omitempty"`
 	// Events: the task has a callback URL, so its runs queue events (see
 	// Store.QueueEvents).
 	Events bool `json:"events,omitempty"`
@@ -191,6 +192,29 @@ type TaskArgs struct {
 
 // Kind is the River job kind.
 func (TaskArgs) Kind() string { return "sms_task" }
+
+// Slicing: a task of n rows becomes min(maxSlices, ceil(n/minSliceRows))
+// jobs of about equal size. Many slices let every process of a queue take
+// some (a process runs Config.Workers jobs at once); few rows per slice
+// would spend more on jobs than on messages.
+const (
+	maxSlices    = 64
+	minSliceRows = 100
+)
+
+// Slices returns the jobs' arguments of a task of n rows, each args with
+// its slice bounds, in row order.
+func Slices(args TaskArgs, n int) []TaskArgs {
+	jobs := max(1, min(maxSlices, (n+minSliceRows-1)/minSliceRows))
+	size := max(1, (n+jobs-1)/jobs)
+	out := make([]TaskArgs, 0, jobs)
+	for first := 0; first < n; first += size {
+		a := args
+		a.First, a.End = first, min(first+size, n)
+		out = append(out, a)
+	}
+	return out
+}
 
 // TaskOutput is what a finished job records with river.RecordOutput.
 type TaskOutput struct {
