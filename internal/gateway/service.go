@@ -57,6 +57,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 
 	"github.com/smsgateway/sms"
@@ -109,7 +110,20 @@ type Service struct {
 	reports *reports
 	stopBg  chan struct{}
 	bgDone  sync.WaitGroup
+	// id names this process: its River client ID and its lease (see
+	// store.Heartbeat).
+	id  string
+	log *slog.Logger
 }
+
+// Leases (PostgreSQL; see store/lease.go): each process renews its own
+// every leaseEvery and takes over the jobs of a process whose lease is
+// older than leaseTTL. A kill is so noticed within leaseTTL + leaseEvery,
+// and the jobs then run at the next fetch poll.
+const (
+	leaseEvery = 2 * time.Second
+	leaseTTL   = 10 * time.Second
+)
 
 // callbackWorkers is how many events are posted at once.
 const callbackWorkers = 16
@@ -157,7 +171,10 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, store: st, providers: providers, limits: limits, draining: make(chan struct{}), pump: pump, reports: rep, stopBg: make(chan struct{})}
+	s := &Service{
+		cfg: cfg, store: st, providers: providers, limits: limits, draining: make(chan struct{}),
+		pump: pump, reports: rep, stopBg: make(chan struct{}), id: "smsgateway-" + uuid.NewString(), log: log,
+	}
 	s.api = &api{cfg: cfg, log: log, store: st, providers: providers, metrics: m, waiters: newWaiters(), reports: rep, now: time.Now}
 	w := &taskWorker{
 		store: st, providers: providers, draining: s.draining,
@@ -174,6 +191,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, err
 	}
 	if err := st.NewQueue(&river.Config{
+		ID:                   s.id,
 		Logger:               log.With("component", "river"),
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}, store.CallbackQueue: {MaxWorkers: callbackWorkers}},
 		Workers:              workers,
@@ -224,12 +242,19 @@ func (s *Service) Start(ctx context.Context) error {
 			}
 		}
 	}()
+	// The lease exists before River fetches a job in this process's name.
+	if err := s.store.Heartbeat(ctx, s.id); err != nil {
+		stop()
+		<-s.subDone
+		return err
+	}
 	if err := s.store.Start(context.WithoutCancel(ctx)); err != nil {
 		stop()
 		<-s.subDone
 		return err
 	}
-	s.bgDone.Add(2)
+	s.bgDone.Add(3)
+	go func() { defer s.bgDone.Done(); s.keepLease() }()
 	go func() { defer s.bgDone.Done(); s.pump.run() }()
 	go func() { defer s.bgDone.Done(); s.reports.expire(time.Duration(s.cfg.DeliveryTimeout), s.stopBg) }()
 	s.started = true
@@ -258,10 +283,40 @@ func (s *Service) Shutdown(ctx context.Context) error {
 			close(s.stopBg)
 			s.pump.close()
 			s.bgDone.Wait()
+			lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = errors.Join(err, s.store.Leave(lctx, s.id))
+			cancel()
 		}
 		err = errors.Join(err, s.close())
 	})
 	return err
+}
+
+// keepLease renews this process's lease and takes over the jobs of dead
+// processes, until stopBg is closed.
+func (s *Service) keepLease() {
+	t := time.NewTicker(leaseEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopBg:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), leaseEvery)
+		err := s.store.Heartbeat(ctx, s.id)
+		var n int64
+		if err == nil {
+			n, err = s.store.TakeOver(ctx, leaseTTL)
+		}
+		cancel()
+		if err != nil {
+			s.log.Error("lease", "error", err)
+		}
+		if n > 0 {
+			s.log.Warn("took over the running jobs of a process whose lease expired", "jobs", n)
+		}
+	}
 }
 
 // close closes the providers, the limits and the database.
