@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
@@ -195,4 +197,44 @@ func (p *proxy) restore(t testing.TB) {
 func isUnavailable(err error) bool {
 	var u *UnavailableError
 	return errors.As(err, &u)
+}
+
+// countingHook counts the commands a Redis client sends.
+type countingHook struct{ n *atomic.Int64 }
+
+func (h countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestWaitersTakeTurns: many goroutines waiting on one Limiter cost Redis
+// about one request per grant, not one per waiter and grant.
+func TestWaitersTakeTurns(t *testing.T) {
+	rdb := newRedis(t, "")
+	var n atomic.Int64
+	rdb.AddHook(countingHook{&n})
+	l, err := New(rdb, testKey(t), 100, 1)
+	require.NoError(t, err)
+	const waiters, grants = 50, 50
+	var granted atomic.Int64
+	var wg sync.WaitGroup
+	for range waiters {
+		wg.Go(func() {
+			for granted.Load() < grants {
+				if l.WaitN(context.Background(), 1) == nil {
+					granted.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got := granted.Load()
+	t.Logf("%d grants, %d Redis requests, %d waiters", got, n.Load(), waiters)
+	assert.Less(t, n.Load(), 3*got, "about one request per grant")
 }

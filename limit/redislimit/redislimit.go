@@ -16,9 +16,13 @@
 // # Waiting
 //
 // WaitN asks Redis whether n events may happen now; when they may not, it
-// sleeps for the time Redis says and asks again. Waiters are not served in
-// order: after a sleep another instance may have taken the slot, and the
-// waiter asks again. The rate holds all the same, since only Redis grants
+// sleeps for the time Redis says and asks again. The waiters of one Limiter
+// take turns: one at a time asks Redis, the others queue in the process, so
+// a Limiter sends Redis about one request per grant however many
+// goroutines wait on it (a mailing's workers would otherwise all poll
+// Redis after each grant). Instances are not served in order: after a
+// sleep another instance may have taken the slot, and the waiter asks
+// again. The rate holds all the same, since only Redis grants
 // events. With WithLimitPerPart, a text of n parts takes n events at once;
 // n above the burst can never be granted, and WaitN refuses it at once with
 // an error matching ErrExceedsBurst.
@@ -83,6 +87,8 @@ type Limiter struct {
 	minBackoff, maxBackoff time.Duration
 	maxOutage              time.Duration
 	requestTimeout         time.Duration
+	// turn is held by the one waiter that asks Redis (see WaitN).
+	turn chan struct{}
 
 	// Seams for tests: the clock, sleeping and the backoff's jitter.
 	now    func() time.Time
@@ -129,6 +135,7 @@ func New(rdb redis.UniversalClient, key string, r rate.Limit, burst int, opts ..
 		now:            time.Now,
 		sleep:          sleep,
 		jitter:         jitter,
+		turn:           make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		if err := o(l); err != nil {
@@ -163,6 +170,12 @@ func (l *Limiter) WaitN(ctx context.Context, n int) error {
 	}
 	if n <= 0 {
 		return nil
+	}
+	select {
+	case l.turn <- struct{}{}:
+		defer func() { <-l.turn }()
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	var out outage
 	backoff := l.minBackoff
