@@ -325,3 +325,65 @@ func BenchmarkReports(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkProcesses measures one mailing of 10,000 numbers (mock
+// provider, no limit) on PostgreSQL shared by 1, 2 and 3 service instances
+// (each a Service with its own River client and lease, as a process has;
+// here in one OS process on the same CPUs). It reports the time until
+// every message is final and how many messages each instance sent.
+//
+//	go test -run '^$' -bench BenchmarkProcesses -benchtime 1x ./internal/gateway
+func BenchmarkProcesses(b *testing.B) {
+	if !slices.Contains(pgtest.Backends(b), "postgres") {
+		b.Skip("SMS_TEST_POSTGRES_URL is not set")
+	}
+	const n = 10_000
+	list := make([]string, n)
+	for i := range list {
+		list[i] = fmt.Sprintf("7999%07d", i)
+	}
+	body := "[" + strings.Join(list, ",") + "]"
+	for k := 1; k <= 3; k++ {
+		b.Run(fmt.Sprintf("instances=%d", k), func(b *testing.B) {
+			dbURL := pgtest.SchemaURL(b)
+			counters := make([]*scriptProvider, k)
+			services := make([]*testService, k)
+			for i := range services {
+				counters[i] = &scriptProvider{}
+				cfg, types := testProvider("vendor", counters[i])
+				cfg.MaxMailing, cfg.MaxBodyBytes = n, int64(len(body))+1024
+				require.NoError(b, cfg.setDefaults())
+				svc, srv := openService(b, Options{Config: cfg, DataDir: b.TempDir(), DatabaseURL: dbURL, Logger: testLogger(), Types: types})
+				b.Cleanup(func() { closeService(b, svc, srv) })
+				services[i] = &testService{svc: svc, srv: srv}
+			}
+			b.ResetTimer()
+			for range b.N {
+				var a answer
+				require.Equal(b, http.StatusOK, services[0].do(b, "POST", "/mailing?address=vendor&message=Hello&wait=0", body, &a))
+				for {
+					counts, err := services[0].svc.store.Counts(context.Background(), a.TaskID)
+					require.NoError(b, err)
+					if counts.Active() == 0 {
+						require.Equal(b, n, counts[store.StateSent], "%v", counts)
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/mailing")
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msg/s")
+			for i, c := range counters {
+				sent := 0
+				c.mu.Lock()
+				for _, v := range c.calls {
+					sent += v
+				}
+				c.mu.Unlock()
+				b.ReportMetric(float64(sent)/float64(n*b.N), fmt.Sprintf("share-%d", i))
+			}
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
