@@ -29,7 +29,7 @@ type apiStore interface {
 	Enqueue(ctx context.Context, args store.TaskArgs, opts *river.InsertOpts, t store.Task, msgs []store.Message) (store.Task, error)
 	Task(ctx context.Context, id string) (store.Task, error)
 	Job(ctx context.Context, id int64) (*rivertype.JobRow, error)
-	Counts(ctx context.Context, taskID string) (store.Counts, error)
+	Counts(ctx context.Context, sl store.Slice) (store.Counts, error)
 	TaskMessages(ctx context.Context, taskID string) ([]store.Message, error)
 	ListMessages(ctx context.Context, f store.MessageFilter) ([]store.Message, int64, error)
 	DeliveryCounts(ctx context.Context, taskID string) (map[string]int, error)
@@ -291,7 +291,7 @@ func queued(t store.Task, msgs []store.Message) taskAnswer {
 // completer marks the job completed.
 func (a *api) read(ctx context.Context, t store.Task) (taskAnswer, error) {
 	ans := taskAnswer{TaskID: t.ID}
-	counts, err := a.store.Counts(ctx, t.ID)
+	counts, err := a.store.Counts(ctx, store.Slice{TaskID: t.ID})
 	if err != nil {
 		return ans, err
 	}

@@ -104,7 +104,7 @@ func benchMailing(b *testing.B, backend string, cfg *Config, address string, n i
 		var a answer
 		require.Equal(b, http.StatusOK, ts.do(b, "POST", "/mailing?address="+address+"&message=Hello&wait=0", body, &a))
 		for {
-			counts, err := ts.svc.store.Counts(context.Background(), a.TaskID)
+			counts, err := ts.svc.store.Counts(context.Background(), store.Slice{TaskID: a.TaskID})
 			require.NoError(b, err)
 			if counts.Active() == 0 {
 				require.Equal(b, n, counts[store.StateSent], "%v", counts)
@@ -362,7 +362,7 @@ func BenchmarkProcesses(b *testing.B) {
 				var a answer
 				require.Equal(b, http.StatusOK, services[0].do(b, "POST", "/mailing?address=vendor&message=Hello&wait=0", body, &a))
 				for {
-					counts, err := services[0].svc.store.Counts(context.Background(), a.TaskID)
+					counts, err := services[0].svc.store.Counts(context.Background(), store.Slice{TaskID: a.TaskID})
 					require.NoError(b, err)
 					if counts.Active() == 0 {
 						require.Equal(b, n, counts[store.StateSent], "%v", counts)

@@ -21,7 +21,7 @@ type workerStore interface {
 	Recorder() *store.Recorder
 	Settle(ctx context.Context, sl store.Slice, from []string, to, kind, errText string) (int64, error)
 	FailRetries(ctx context.Context, sl store.Slice, prefix string) (int64, error)
-	Counts(ctx context.Context, taskID string) (store.Counts, error)
+	Counts(ctx context.Context, sl store.Slice) (store.Counts, error)
 }
 
 // taskWorker sends the active messages of a task. It is safe for concurrent
@@ -90,7 +90,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 		if err := w.settle(wctx, a, []string{store.StateQueued, store.StateRetry}, store.StateNotAttempted, sms.KindFatal, msg); err != nil {
 			return err
 		}
-		return w.finish(wctx, a.TaskID)
+		return w.finish(wctx, a.Slice())
 	}
 	stopped, retries, runErr, err := w.send(withRun(ctx, uuid.NewString()), p, a, todo)
 	if err != nil {
@@ -102,7 +102,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 		if err := w.settle(wctx, a, []string{store.StateQueued, store.StateRetry}, store.StateNotAttempted, sms.KindFatal, "not attempted: "+fatal.Error()); err != nil {
 			return err
 		}
-		return w.finish(wctx, a.TaskID)
+		return w.finish(wctx, a.Slice())
 	case runErr != nil || stopped:
 		// Cancelled, timed out, draining, or the slice ended: what is left
 		// stays queued and the job runs again without using an attempt.
@@ -121,7 +121,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 			return err
 		}
 	}
-	return w.finish(wctx, a.TaskID)
+	return w.finish(wctx, a.Slice())
 }
 
 // settle moves the task's messages in the from states to the final state
@@ -195,9 +195,9 @@ func (w *taskWorker) send(ctx context.Context, p *provider, a store.TaskArgs, to
 	return stopped, retries, runErr, rec.Flush()
 }
 
-// finish records the task's outcome as the job's output.
-func (w *taskWorker) finish(ctx context.Context, taskID string) error {
-	counts, err := w.store.Counts(ctx, taskID)
+// finish records the outcome of the job's slice as its output.
+func (w *taskWorker) finish(ctx context.Context, sl store.Slice) error {
+	counts, err := w.store.Counts(ctx, sl)
 	if err != nil {
 		return err
 	}

@@ -382,12 +382,18 @@ func redactURLErr(err error, rawURL string) error {
 // queues, workers and timings). Call it once, before Start.
 func (s *Store) NewQueue(cfg *river.Config) error { return s.newQueue(cfg) }
 
-// Enqueue inserts the task's jobs, one per slice of its rows (Slices), due
-// at opts.ScheduledAt, and the task's rows in one transaction, and returns
-// the task with its JobID (the first slice's). Jobs due later are started
-// on time by this process (see dueTimer).
+// Enqueue inserts the task's jobs, due at opts.ScheduledAt, and the task's
+// rows in one transaction, and returns the task with its JobID (the first
+// job's). On PostgreSQL a task has one job per slice of its rows (Slices),
+// so that every process shares it; on SQLite, which one process owns, it
+// is one job (a job costs a fetch). Jobs due later are started on time by
+// this process (see dueTimer).
 func (s *Store) Enqueue(ctx context.Context, args TaskArgs, opts *river.InsertOpts, t Task, msgs []Message) (Task, error) {
-	ids, err := s.q.insert(ctx, Slices(args, len(msgs)), opts, t, msgs)
+	jobs := []TaskArgs{args}
+	if s.postgres {
+		jobs = Slices(args, len(msgs))
+	}
+	ids, err := s.q.insert(ctx, jobs, opts, t, msgs)
 	if err != nil {
 		return t, err
 	}

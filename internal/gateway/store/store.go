@@ -258,9 +258,11 @@ func (s *Store) ActiveMessages(ctx context.Context, sl Slice) ([]Message, error)
 	return s.collect(ctx, `SELECT `+messageCols+` FROM sms_message WHERE `+cond+` AND status IN (`+inList(len(activeStates))+`) ORDER BY idx`, args...)
 }
 
-// Counts returns how many messages of a task are in each state.
-func (s *Store) Counts(ctx context.Context, taskID string) (Counts, error) {
-	r, err := s.db.query(ctx, `SELECT status, COUNT(*) FROM sms_message WHERE task_id = ? GROUP BY status`, taskID)
+// Counts returns how many messages of a slice (Slice{TaskID: id}: of the
+// whole task) are in each state.
+func (s *Store) Counts(ctx context.Context, sl Slice) (Counts, error) {
+	cond, args := sl.where()
+	r, err := s.db.query(ctx, `SELECT status, COUNT(*) FROM sms_message WHERE `+cond+` GROUP BY status`, args...)
 	if err != nil {
 		return nil, err
 	}
