@@ -3,16 +3,20 @@ package gateway
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +29,8 @@ import (
 	"github.com/smsgateway/sms"
 	"github.com/smsgateway/sms/internal/gateway/pgtest"
 	"github.com/smsgateway/sms/internal/gateway/store"
+	"github.com/smsgateway/sms/internal/prismtest"
+	"github.com/smsgateway/sms/providers/httpquery"
 )
 
 // reportingProvider accepts every message and can ask for delivery
@@ -491,4 +497,89 @@ func TestCallbackURLPolicy(t *testing.T) {
 	resp, err = callbackClient(true).Post(srv.URL, "application/json", nil)
 	require.NoError(t, err)
 	resp.Body.Close()
+}
+
+// twilioSignature signs a Twilio callback as Twilio does: base64 of the
+// HMAC-SHA1, under the auth token, of the URL followed by each form field's
+// name and value, sorted by name.
+func twilioSignature(token, u string, form url.Values) string {
+	keys := slices.Sorted(maps.Keys(form))
+	m := hmac.New(sha1.New, []byte(token))
+	m.Write([]byte(u))
+	for _, k := range keys {
+		m.Write([]byte(k + form.Get(k)))
+	}
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// TestVendorReports runs the twilio and vonage presets against their
+// specifications under Prism with public_url set: the send carries the
+// callback (the spec validates it), and the vendors' callbacks, Twilio's
+// signed, set the delivery; an unsigned or wrongly signed Twilio callback
+// is refused and changes nothing.
+func TestVendorReports(t *testing.T) {
+	const (
+		sid   = "AC0123456789abcdef0123456789abcdef"
+		token = "vendor-canary-token"
+		specs = "../../providers/httpquery/testdata/vendors/"
+	)
+	for _, tc := range []struct {
+		preset, spec, username string
+		url                    func(base string) string
+		params                 map[string][]string
+	}{
+		{"twilio", "twilio/twilio_api_v2010.json", sid, func(base string) string { return httpquery.TwilioURL(base, sid) }, map[string][]string{"From": {"+14155552345"}}},
+		{"vonage", "vonage/sms.yml", "abcd1234", func(base string) string { return base + "/json" }, map[string][]string{"from": {"AcmeInc"}}},
+	} {
+		t.Run(tc.preset, func(t *testing.T) {
+			m := prismtest.Start(t, specs+tc.spec)
+			opts, err := json.Marshal(map[string]any{"preset": tc.preset, "url": tc.url(m.URL), "username": tc.username, "password": token, "params": tc.params})
+			require.NoError(t, err)
+			o := reportOptions(t, "sqlite", nil, nil)
+			o.Config.Providers = map[string]ProviderConfig{tc.preset: {Type: "httpquery", Options: opts}}
+			o.Types = nil
+			ss := serveAt(t, o, "127.0.0.1:0")
+
+			var a answer
+			require.Equal(t, http.StatusOK, ss.do(t, "POST", "/sending?address="+tc.preset+"&phone_number=%2B447700900000&message=Hello", "", &a))
+			require.Equal(t, store.StateSent, a.single(t)["state"])
+			assert.Equal(t, store.DeliveryPending, a.single(t)["delivery"])
+			log := m.Take(t)
+			assert.Empty(t, prismtest.Violations(log), "the request with its callback passes the vendor's specification")
+
+			// The report URL the send carried, as the service made it.
+			secret, err := ss.svc.store.Secret(context.Background(), reportSecretName)
+			require.NoError(t, err)
+			h, err := sms.NewDeliveryHandler(&reportingProvider{}, secret, ss.svc.cfg.PublicURL+"/reports/"+tc.preset, func(context.Context, sms.DeliveryReport) error { return nil })
+			require.NoError(t, err)
+			u := h.URL(store.MessageKey(a.TaskID, 0))
+			delivery := func() string {
+				var page messagesPage
+				require.Equal(t, http.StatusOK, ss.do(t, "GET", "/messages?task_id="+a.TaskID, "", &page))
+				return page.Messages[0].Delivery
+			}
+			post := func(form url.Values, sig string) int {
+				req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+				require.NoError(t, err)
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				if sig != "" {
+					req.Header.Set("X-Twilio-Signature", sig)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if tc.preset == "twilio" {
+				form := url.Values{"MessageSid": {"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}, "MessageStatus": {"delivered"}, "AccountSid": {sid}}
+				assert.Equal(t, http.StatusBadRequest, post(form, ""), "unsigned")
+				assert.Equal(t, http.StatusBadRequest, post(form, twilioSignature("not the token", u, form)), "signed with another key")
+				assert.Equal(t, store.DeliveryPending, delivery())
+				assert.Equal(t, http.StatusOK, post(form, twilioSignature(token, u, form)))
+			} else {
+				assert.Equal(t, http.StatusOK, report(t, u, "messageId=0A0000000123ABCD1&status=delivered&err-code=0&message-timestamp=2026-11-29+10%3A00%3A00"))
+			}
+			assert.Equal(t, "delivered", delivery())
+		})
+	}
 }
