@@ -82,21 +82,7 @@ func (s *Store) ExpireDeliveries(ctx context.Context, cutoff time.Time) (int64, 
 // DeliveryCounts returns how many messages of a task have each delivery
 // status; messages for which no report was asked are not counted.
 func (s *Store) DeliveryCounts(ctx context.Context, taskID string) (map[string]int, error) {
-	r, err := s.db.query(ctx, `SELECT delivery, COUNT(*) FROM sms_message WHERE task_id = ? AND delivery <> '' GROUP BY delivery`, taskID)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	out := map[string]int{}
-	for r.Next() {
-		var d string
-		var n int
-		if err := r.Scan(&d, &n); err != nil {
-			return nil, err
-		}
-		out[d] = n
-	}
-	return out, r.Err()
+	return s.countBy(ctx, "delivery", `task_id = ? AND delivery <> ''`, taskID)
 }
 
 // Secret returns the random key stored under name, creating it (32 bytes)

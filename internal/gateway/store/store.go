@@ -262,19 +262,24 @@ func (s *Store) ActiveMessages(ctx context.Context, sl Slice) ([]Message, error)
 // whole task) are in each state.
 func (s *Store) Counts(ctx context.Context, sl Slice) (Counts, error) {
 	cond, args := sl.where()
-	r, err := s.db.query(ctx, `SELECT status, COUNT(*) FROM sms_message WHERE `+cond+` GROUP BY status`, args...)
+	return s.countBy(ctx, "status", cond, args...)
+}
+
+// countBy counts the rows matching cond by the values of column.
+func (s *Store) countBy(ctx context.Context, column, cond string, args ...any) (map[string]int, error) {
+	r, err := s.db.query(ctx, `SELECT `+column+`, COUNT(*) FROM sms_message WHERE `+cond+` GROUP BY `+column, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	out := make(Counts)
+	out := map[string]int{}
 	for r.Next() {
-		var st string
+		var v string
 		var n int
-		if err := r.Scan(&st, &n); err != nil {
+		if err := r.Scan(&v, &n); err != nil {
 			return nil, err
 		}
-		out[st] = n
+		out[v] = n
 	}
 	return out, r.Err()
 }
