@@ -583,3 +583,33 @@ func TestVendorReports(t *testing.T) {
 		})
 	}
 }
+
+// TestMockReports: the "mock" type reports delivery as its options say,
+// through the service's report URLs, so that the whole path can be tried
+// without a gateway.
+func TestMockReports(t *testing.T) {
+	o := reportOptions(t, "sqlite", nil, nil)
+	o.Config.Providers = map[string]ProviderConfig{"demo": {Type: "mock", Options: []byte(`{"reports": {
+		"*": {"statuses": ["accepted", "delivered"]},
+		"79990000002": {"after": "10ms", "statuses": ["expired"]}}}`)}}
+	o.Types = nil
+	ss := serveAt(t, o, "127.0.0.1:0")
+	var a answer
+	require.Equal(t, http.StatusOK, ss.do(t, "POST", "/mailing?address=demo&message=hi", `["79990000001", "79990000002", "79990000003"]`, &a))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var got answer
+		assert.Equal(c, http.StatusOK, ss.do(c, "GET", "/tasks/"+a.TaskID, "", &got))
+		if assert.NotNil(c, got.Progress) {
+			assert.Equal(c, map[string]int{"delivered": 2, "expired": 1}, got.Progress.Delivery)
+		}
+	}, 10*time.Second, 20*time.Millisecond)
+
+	for _, bad := range []string{
+		`{"reports": {"*": {"statuses": []}}}`,
+		`{"reports": {"*": {"statuses": ["pending"]}}}`,
+		`{"reports": {"*": {"after": "-1s", "statuses": ["delivered"]}}}`,
+	} {
+		_, err := newMockProvider(ProviderEnv{Name: "x"}, json.RawMessage(bad))
+		assert.Error(t, err, bad)
+	}
+}

@@ -34,6 +34,16 @@ type mockOptions struct {
 	FailEveryKind *sms.Kind `json:"fail_every_kind,omitempty"`
 	// Idempotent makes the mock deduplicate by message ID.
 	Idempotent bool `json:"idempotent,omitempty"`
+	// Reports scripts delivery reports (with the service's public_url):
+	// by normalized number, or "*" for every other number, the statuses
+	// reported in turn, the first after After.
+	Reports map[string]mockReports `json:"reports,omitempty"`
+}
+
+// mockReports are the reports the "mock" type sends for a number.
+type mockReports struct {
+	After    sms.Duration         `json:"after,omitempty"`
+	Statuses []sms.DeliveryStatus `json:"statuses"`
 }
 
 func newMockProvider(_ ProviderEnv, raw json.RawMessage) (sms.Provider, error) {
@@ -59,6 +69,17 @@ func newMockProvider(_ ProviderEnv, raw json.RawMessage) (sms.Provider, error) {
 	}
 	if o.Idempotent {
 		opts = append(opts, mock.Idempotent())
+	}
+	for _, n := range slices.Sorted(maps.Keys(o.Reports)) {
+		r := o.Reports[n]
+		if r.After < 0 || len(r.Statuses) == 0 || slices.ContainsFunc(r.Statuses, func(s sms.DeliveryStatus) bool { return !s.Known() }) {
+			return nil, fmt.Errorf("reports[%q]: give a non-negative after and statuses among %s", n, "accepted, buffered, delivered, undelivered, expired, rejected, unknown")
+		}
+		if n == "*" {
+			opts = append(opts, mock.ReportAll(time.Duration(r.After), r.Statuses...))
+		} else {
+			opts = append(opts, mock.Report(n, time.Duration(r.After), r.Statuses...))
+		}
 	}
 	return mock.New(opts...), nil
 }
