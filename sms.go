@@ -75,13 +75,27 @@
 // *Error wraps another, the outer one decides the kind, for errors.Is as for
 // errors.As and Result.Kind. Calls after Close return ErrClosed.
 //
+// # Delivery reports
+//
+// After the gateway's answer, the network reports what became of a message
+// (DeliveryStatus: delivered, undelivered, expired, rejected, ...). A
+// Provider that can ask its gateway for these reports implements
+// DeliveryReporter (httpquery's Kannel, Jasmin, Twilio and Vonage presets
+// do). Mount a DeliveryHandler in your HTTP server and build the Client
+// with WithDeliveryReports: every message with an ID then asks for reports
+// at a URL that carries an HMAC of its ID, so that a forged callback is
+// refused, and each genuine report reaches your function. Reports can come
+// several times and in any order; DeliveryStatus.Replaces says which to
+// keep.
+//
 // # Testing with the mock
 //
 // providers/mock is an in-memory Provider for tests: it records every
 // message, and can be scripted to fail per number, for the first N attempts,
-// or every k-th call, with latency. Build a Client over it with the options
-// your code uses, and assert on mock.Provider.Sent and on the Results. See
-// the examples.
+// or every k-th call, with latency, and to send delivery reports (Report,
+// ReportAll) to your DeliveryHandler. Build a Client over it with the
+// options your code uses, and assert on mock.Provider.Sent and on the
+// Results. See the examples.
 package sms
 
 import (
