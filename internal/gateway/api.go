@@ -45,7 +45,10 @@ type api struct {
 	metrics   *metrics
 	waiters   *waiters
 	reports   http.Handler // the gateways' delivery report callbacks
-	now       func() time.Time
+	// events is called after a task with a callback URL is queued: its
+	// skipped rows already owe events (see eventPump).
+	events func()
+	now    func() time.Time
 }
 
 // handler returns the HTTP API:
@@ -216,6 +219,9 @@ func (a *api) submit(mailing bool) http.Handler {
 			}
 		}
 		a.metrics.final(t.Address, store.StateSkipped, "", skipped)
+		if skipped > 0 && t.CallbackURL != "" {
+			a.events()
+		}
 		ans := queued(t, msgs) // what the task is as written
 		if req.Wait > 0 {
 			if ans, err = a.wait(r.Context(), t, time.Duration(req.Wait)); err != nil {

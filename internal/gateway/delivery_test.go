@@ -613,3 +613,17 @@ func TestMockReports(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 }
+
+// TestSkippedEventAtOnce: a repeated number is final when the task is
+// queued, so its event goes out then, even if the task is due in an hour.
+func TestSkippedEventAtOnce(t *testing.T) {
+	rc, hook := newReceiver(t, testCallbackSecret, 0)
+	ss := serveAt(t, reportOptions(t, "sqlite", &reportingProvider{}, callbackConfig), "127.0.0.1:0")
+	var a answer
+	body := fmt.Sprintf(`{"address": "vendor", "message": "later", "delay": "1h", "phone_numbers": ["79990000001", "79990000001"], "callback_url": %q}`, hook)
+	require.Equal(t, http.StatusOK, ss.do(t, "POST", "/mailing", body, &a))
+	events := rc.awaitEvents(t, 1, 10*time.Second)
+	e := events[store.MessageKey(a.TaskID, 1)+"/outcome"]
+	assert.Equal(t, store.StateSkipped, e.State)
+	assert.Contains(t, e.Error, "duplicate")
+}

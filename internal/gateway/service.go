@@ -175,7 +175,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		cfg: cfg, store: st, providers: providers, limits: limits, draining: make(chan struct{}),
 		pump: pump, reports: rep, stopBg: make(chan struct{}), id: "smsgateway-" + uuid.NewString(), log: log,
 	}
-	s.api = &api{cfg: cfg, log: log, store: st, providers: providers, metrics: m, waiters: newWaiters(), reports: rep, now: time.Now}
+	s.api = &api{cfg: cfg, log: log, store: st, providers: providers, metrics: m, waiters: newWaiters(), reports: rep, events: pump.kick, now: time.Now}
 	w := &taskWorker{
 		store: st, providers: providers, draining: s.draining,
 		slice: time.Duration(cfg.MailingSlice), timeout: cfg.jobTimeout(), resendInterrupted: cfg.ResendInterrupted,
