@@ -177,8 +177,9 @@ func (w *callbackWorker) post(ctx context.Context, u, eventID string, body []byt
 
 // eventPump turns changed rows into callback jobs (store.QueueEvents)
 // whenever it is kicked: after a run of a task with a callback, a final
-// delivery report, or expired deliveries; and once at start, for the rows
-// a stopped process left.
+// delivery report, or expired deliveries; once at start, for the rows a
+// stopped process left; and every eventBackstop, for the rows another
+// process on the same database changed and died before its own pump ran.
 type eventPump struct {
 	queue func(ctx context.Context, limit int) (int, error)
 	log   *slog.Logger
@@ -186,6 +187,9 @@ type eventPump struct {
 	stop  chan struct{}
 	done  chan struct{}
 }
+
+// eventBackstop is the pump's pass without a kick: one indexed query.
+const eventBackstop = time.Minute
 
 // eventBatch is how many rows one transaction of the pump takes.
 const eventBatch = 256
@@ -204,19 +208,21 @@ func (p *eventPump) kick() {
 
 func (p *eventPump) run() {
 	defer close(p.done)
-	retry := time.NewTimer(0) // the first pass, at start
-	defer retry.Stop()
+	next := time.NewTimer(0) // the first pass, at start
+	defer next.Stop()
 	for {
 		select {
 		case <-p.stop:
 			return
 		case <-p.kicks:
-		case <-retry.C:
+		case <-next.C:
 		}
+		wait := eventBackstop
 		if err := p.pass(); err != nil {
 			p.log.Error("queue callback events", "error", err)
-			retry.Reset(time.Second)
+			wait = time.Second
 		}
+		next.Reset(wait)
 	}
 }
 
