@@ -69,17 +69,23 @@ func BenchmarkSending(b *testing.B) {
 // BenchmarkMailing measures how long a mailing of 10,000 and 100,000
 // numbers takes to finish through the mock provider on each database,
 // without a rate limit, and for 10,000 at 500 messages per second (its
-// msg/s is then to be read against 500).
+// msg/s is then to be read against 500). The provider's concurrency is the
+// default (16) unless the case names another.
 //
 //	go test -run '^$' -bench BenchmarkMailing -benchtime 1x ./internal/gateway
 func BenchmarkMailing(b *testing.B) {
 	for _, backend := range pgtest.Backends(b) {
 		for _, tc := range []struct {
-			n     int
-			limit float64
-		}{{10_000, 0}, {100_000, 0}, {10_000, 500}} {
-			b.Run(fmt.Sprintf("%s/n=%d/rate=%v", backend, tc.n, tc.limit), func(b *testing.B) {
-				cfg := testConfig(map[string]ProviderConfig{"mock": {Type: "mock", RateLimit: tc.limit, Burst: 1}})
+			n           int
+			limit       float64
+			concurrency int
+		}{{10_000, 0, 0}, {100_000, 0, 0}, {10_000, 500, 0}, {10_000, 0, 128}} {
+			name := fmt.Sprintf("%s/n=%d/rate=%v", backend, tc.n, tc.limit)
+			if tc.concurrency > 0 {
+				name += fmt.Sprintf("/concurrency=%d", tc.concurrency)
+			}
+			b.Run(name, func(b *testing.B) {
+				cfg := testConfig(map[string]ProviderConfig{"mock": {Type: "mock", RateLimit: tc.limit, Burst: 1, Concurrency: tc.concurrency}})
 				benchMailing(b, backend, cfg, "mock", tc.n)
 			})
 		}
