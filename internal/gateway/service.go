@@ -15,14 +15,20 @@
 //	                     wrapper that marks a row in flight before each attempt
 //	wait.go              requests that wait for a task's result
 //
+// After the send: delivery.go serves the gateways' delivery reports (with
+// Config.PublicURL), callbacks.go posts each message's events to the
+// request's callback URL (store/events.go decides when one is due), and
+// store/lease.go lets several processes share one PostgreSQL.
+//
 // service.go builds them in that straight line: config, store, providers,
 // worker, HTTP.
 //
 // # Tasks
 //
-// Every POST /sending or /mailing becomes one task: one River job plus one
-// row per number in the message log (table sms_message), written in one
-// transaction. The job sends the task's queued numbers through the
+// Every POST /sending or /mailing becomes one task: its River jobs (one on
+// SQLite; on PostgreSQL one per slice of its rows, so that processes share
+// it) plus one row per number in the message log (table sms_message),
+// written in one transaction. A job sends its queued numbers through the
 // provider's sms.Client (retries, rate limit, concurrency) with the message
 // ID taskID/index, and records each outcome in its row as soon as it is
 // known.
