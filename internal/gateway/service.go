@@ -36,12 +36,14 @@
 // # Crashes and duplicates
 //
 // River runs a job at least once: a job that was running when the process
-// died is run again after RescueStuckJobsAfter. Before each attempt to hand
-// a message to a provider, its row is marked "sending"; after the attempt
-// it gets its outcome. A run skips numbers whose outcome is known, so a
-// crash never resends them. The numbers marked "sending" when the process
-// died (at most one mailing concurrency's worth per running task) may or may
-// not have reached the gateway: by default they are recorded as failed with
+// died is run again, at once on SQLite (the next process to open it), after
+// another process takes over the dead one's lease on PostgreSQL, or after
+// RescueStuckJobsAfter. Before each attempt to hand a message to a
+// provider, its row is marked "sending" and claimed by the run; after the
+// attempt it gets its outcome. A run skips numbers whose outcome is known
+// or that another run holds, so a crash never resends them. The numbers
+// marked "sending" when the process died (at most each provider's
+// concurrency, per process) may or may not have reached the gateway: by default they are recorded as failed with
 // kind "ambiguous" and not resent (no duplicate, but maybe not delivered);
 // with Config.ResendInterrupted, or when the provider is idempotent (its
 // gateway deduplicates by message ID), they are sent again. Nothing else can
