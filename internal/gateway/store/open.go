@@ -19,7 +19,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+	"modernc.org/sqlite" // the database/sql driver, pure Go
 
 	"github.com/smsgateway/sms/internal/redact"
 )
@@ -280,10 +280,7 @@ func openSQLite(ctx context.Context, o Options) (*Store, error) {
 	}
 	path := filepath.Join(o.DataDir, "smsgateway.db")
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
-	sdb, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, err
-	}
+	sdb := sql.OpenDB(cachingConnector{drv: &sqlite.Driver{}, dsn: dsn})
 	sdb.SetMaxOpenConns(1)
 	sdb.SetConnMaxIdleTime(0)
 	sdb.SetConnMaxLifetime(0)
