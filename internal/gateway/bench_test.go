@@ -109,17 +109,22 @@ func benchMailing(b *testing.B, backend string, cfg *Config, address string, n i
 	for range b.N {
 		var a answer
 		require.Equal(b, http.StatusOK, ts.do(b, "POST", "/mailing?address="+address+"&message=Hello&wait=0", body, &a))
+		// The queue's depth is read through the status index, which
+		// holds only the rows not yet final: a cheap poll, so that the
+		// benchmark does not compete with the mailing for the database.
 		for {
-			counts, err := ts.svc.store.Counts(context.Background(), store.Slice{TaskID: a.TaskID})
+			depth, err := ts.svc.store.QueueDepth(context.Background())
 			require.NoError(b, err)
-			if counts.Active() == 0 {
-				require.Equal(b, n, counts[store.StateSent], "%v", counts)
+			if depth == 0 {
 				break
 			}
-			// Counting reads every row of the task: not too often, or the
-			// benchmark competes with the mailing for the database.
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond)
 		}
+		b.StopTimer()
+		counts, err := ts.svc.store.Counts(context.Background(), store.Slice{TaskID: a.TaskID})
+		require.NoError(b, err)
+		require.Equal(b, n, counts[store.StateSent], "%v", counts)
+		b.StartTimer()
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/mailing")
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msg/s")
