@@ -187,8 +187,10 @@ func (h *DeliveryHandler) mac(id string) []byte {
 // messageID returns the message ID that the request's token proves.
 func (h *DeliveryHandler) messageID(r *http.Request) (string, bool) {
 	enc := base64.RawURLEncoding.Strict()
-	idPart, macPart, ok := strings.Cut(r.URL.Query().Get(ReportQueryParam), ".")
-	if !ok {
+	tok := r.URL.Query().Get(ReportQueryParam)
+	// The decoder skips line breaks; a token has one spelling only.
+	idPart, macPart, ok := strings.Cut(tok, ".")
+	if !ok || strings.ContainsAny(tok, "\r\n") {
 		return "", false
 	}
 	id, err1 := enc.DecodeString(idPart)
