@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -53,11 +54,25 @@ func sign(secret, body []byte) string {
 // errPrivateAddress is the cause of a refused callback address.
 var errPrivateAddress = errors.New("not a public address (set callback_private to allow internal receivers)")
 
+// internalPrefixes are address blocks that are not the public Internet
+// besides those netip classifies: shared address space (RFC 6598, where
+// some clouds put their metadata endpoint), "this network", benchmarking
+// and reserved space.
+var internalPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+}
+
 // publicAddr reports whether ip may be called under the default policy.
 func publicAddr(ip netip.Addr) bool {
 	ip = ip.Unmap()
-	return ip.IsValid() && !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() && !ip.IsLinkLocalMulticast() &&
-		!ip.IsInterfaceLocalMulticast() && !ip.IsMulticast() && !ip.IsUnspecified()
+	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
+		return false
+	}
+	return !slices.ContainsFunc(internalPrefixes, func(p netip.Prefix) bool { return p.Contains(ip) })
 }
 
 // checkCallbackURL validates a request's callback_url.

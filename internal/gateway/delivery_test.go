@@ -470,6 +470,8 @@ func TestCallbackURLPolicy(t *testing.T) {
 		"http://[::1]/x":                 "not a public address",
 		"http://169.254.169.254/latest":  "not a public address",
 		"http://192.168.0.1/x":           "not a public address",
+		"http://100.100.100.200/meta":    "not a public address",
+		"http://[::ffff:10.0.0.1]/x":     "not a public address",
 	} {
 		var e apiError
 		require.Equal(t, http.StatusUnprocessableEntity, ts.do(t, "POST", "/sending?address=vendor&message=hi&phone_number=79990000001&callback_url="+url.QueryEscape(raw), "", &e), raw)
