@@ -317,7 +317,9 @@ func TestStartRetriesTakenPort(t *testing.T) {
 			return p, err
 		}
 	})
-	assert.Equal(t, 2, calls)
+	// The first attempt fails on the held port; the next ones may also
+	// meet a port that another test took in the meantime.
+	assert.GreaterOrEqual(t, calls, 2)
 	assert.NotContains(t, g.SendSMSURL, ":"+strconv.Itoa(heldPort)+"/")
 	status, _ := send(t, g, params(g, "4912345", "second attempt"))
 	assert.Equal(t, http.StatusAccepted, status)
