@@ -41,22 +41,31 @@ func (g *loopGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("OK"))
 }
 
+func (g *loopGateway) reset() {
+	g.mu.Lock()
+	g.hits = nil
+	g.mu.Unlock()
+}
+
 func (g *loopGateway) all() []hit {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return slices.Clone(g.hits)
 }
 
-// maxPerSecond is the most hits in any one-second window.
-func maxPerSecond(hits []hit) int {
-	best, j := 0, 0
+// maxPerSecond is the most hits in any one-second window, and when that
+// window starts after the first hit.
+func maxPerSecond(hits []hit) (best int, at time.Duration) {
+	j := 0
 	for i := range hits {
 		for hits[i].at.Sub(hits[j].at) >= time.Second {
 			j++
 		}
-		best = max(best, i-j+1)
+		if i-j+1 > best {
+			best, at = i-j+1, hits[j].at.Sub(hits[0].at)
+		}
 	}
-	return best
+	return best, at
 }
 
 // requireRedis returns SMS_TEST_REDIS_URL, skipping without it unless
@@ -108,10 +117,11 @@ func TestThreeProcesses(t *testing.T) {
 			procs := make([]*proc, 3)
 			for i := range procs {
 				dir := t.TempDir()
-				cfg := map[string]any{"providers": map[string]any{provider: map[string]any{
-					"type": "httpquery", "rate_limit": limit, "burst": burst,
-					"options": map[string]any{"url": srv.URL + "/send", "to_param": "to", "text_param": "text", "params": map[string][]string{"p": {fmt.Sprint(i)}}},
-				}}}
+				options := map[string]any{"url": srv.URL + "/send", "to_param": "to", "text_param": "text", "params": map[string][]string{"p": {fmt.Sprint(i)}}}
+				cfg := map[string]any{"providers": map[string]any{
+					provider: map[string]any{"type": "httpquery", "rate_limit": limit, "burst": burst, "options": options},
+					"warm":   map[string]any{"type": "httpquery", "options": options},
+				}}
 				b, err := json.Marshal(cfg)
 				require.NoError(t, err)
 				path := filepath.Join(dir, "config.json")
@@ -122,6 +132,14 @@ func TestThreeProcesses(t *testing.T) {
 			require.NoError(t, err)
 			defer conn.Close(context.Background())
 			require.Len(t, leases(t, conn), 3)
+
+			// A warm-up mailing without a limit first, in 24 slices, so that
+			// each process has opened its database connections before the
+			// measured one.
+			_, warmBody := numbers(2400)
+			warm := procs[1].post(t, "/mailing?address=warm&message=warm-up&wait=0", warmBody)
+			procs[1].await(t, warm.TaskID, 60*time.Second)
+			gw.reset()
 
 			list, body := numbers(n)
 			mailing := procs[0].post(t, "/mailing?address="+provider+"&message=Hi&wait=0", body)
@@ -171,10 +189,10 @@ func TestThreeProcesses(t *testing.T) {
 				assert.GreaterOrEqual(t, c, n/5, "process %s sent %d of %d", p, c, n)
 			}
 			assert.Len(t, perProc, 3)
-			peak := maxPerSecond(hits)
+			peak, peakAt := maxPerSecond(hits)
 			span := hits[len(hits)-1].at.Sub(hits[0].at)
 			rate := float64(len(hits)-burst) / span.Seconds()
-			t.Logf("peak %d in one second; %.1f messages/s over %v", peak, rate, span)
+			t.Logf("peak %d in the second from %v; %.1f messages/s over %v", peak, peakAt, rate, span)
 			// Redis grants at most limit + burst in any second. The gateway
 			// sees each message some milliseconds after its grant (its
 			// row's mark is committed in between, and the first commits of
