@@ -591,9 +591,13 @@ func TestVendorReports(t *testing.T) {
 // without a gateway.
 func TestMockReports(t *testing.T) {
 	o := reportOptions(t, "sqlite", nil, nil)
-	o.Config.Providers = map[string]ProviderConfig{"demo": {Type: "mock", Options: []byte(`{"reports": {
-		"*": {"statuses": ["accepted", "delivered"]},
-		"79990000002": {"after": "10ms", "statuses": ["expired"]}}}`)}}
+	o.Config.Providers = map[string]ProviderConfig{
+		"demo": {Type: "mock", Options: []byte(`{"reports": {
+			"*": {"statuses": ["accepted", "delivered"]},
+			"79990000002": {"after": "10ms", "statuses": ["expired"]}}}`)},
+		"down":  {Type: "mock", Options: []byte(`{"fail": {"79990000009": "temporary"}, "reports": {"*": {"statuses": ["rejected"]}}}`)},
+		"group": {Type: "failover", Options: []byte(`{"vendors": ["down", "demo"]}`)},
+	}
 	o.Types = nil
 	ss := serveAt(t, o, "127.0.0.1:0")
 	var a answer
@@ -603,6 +607,17 @@ func TestMockReports(t *testing.T) {
 		assert.Equal(c, http.StatusOK, ss.do(c, "GET", "/tasks/"+a.TaskID, "", &got))
 		if assert.NotNil(c, got.Progress) {
 			assert.Equal(c, map[string]int{"delivered": 2, "expired": 1}, got.Progress.Delivery)
+		}
+	}, 10*time.Second, 20*time.Millisecond)
+
+	// Through a failover: the vendor that took the message reports.
+	require.Equal(t, http.StatusOK, ss.do(t, "POST", "/sending?address=group&message=hi&phone_number=79990000009", "", &a))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var page messagesPage
+		assert.Equal(c, http.StatusOK, ss.do(c, "GET", "/messages?task_id="+a.TaskID, "", &page))
+		if assert.Len(c, page.Messages, 1) {
+			assert.Equal(c, "delivered", page.Messages[0].Delivery)
+			assert.Equal(c, "demo", page.Messages[0].Vendor)
 		}
 	}, 10*time.Second, 20*time.Millisecond)
 

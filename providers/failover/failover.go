@@ -114,8 +114,10 @@ func (p *Provider) Send(ctx context.Context, msg sms.Message) (sms.Receipt, erro
 		if i > 0 && ctx.Err() != nil {
 			return rc, aggregate(errs, ctx.Err())
 		}
+		vmsg := msg
+		vmsg.ReportURL = reportURLFor(msg, v)
 		var err error
-		rc, err = v.Provider.Send(ctx, msg)
+		rc, err = v.Provider.Send(ctx, vmsg)
 		rc.Provider = qualify(v.Name, rc.Provider)
 		if err == nil {
 			return rc, nil

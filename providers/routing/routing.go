@@ -37,6 +37,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
 
@@ -76,6 +77,7 @@ type Provider struct {
 	longest int                           // length of the longest prefix
 	def     *failover.Provider            // nil when there is no default
 	vendors []*failover.Provider          // one per vendor name, for Close and Idempotent
+	byName  map[string]*failover.Provider // the same, by vendor name, for ParseDelivery
 }
 
 // New checks cfg and returns a Provider for it. It fails when there is
@@ -88,6 +90,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p := &Provider{routes: make(map[string]*failover.Provider, len(cfg.Routes))}
 	byName := map[string]*failover.Provider{}
+	p.byName = byName
 	given := map[string]sms.Provider{}
 	vendor := func(v failover.Vendor) (*failover.Provider, error) {
 		if fp, ok := byName[v.Name]; ok {
@@ -164,6 +167,28 @@ func (p *Provider) Send(ctx context.Context, msg sms.Message) (sms.Receipt, erro
 		return sms.Receipt{}, &sms.Error{Kind: sms.KindRejected, Err: ErrNoRoute}
 	}
 	return fp.Send(ctx, msg)
+}
+
+// DeliveryReports reports whether some vendor asks for delivery reports; it
+// makes *Provider an sms.DeliveryReporter. Each vendor's messages carry its
+// name in their ReportURL (failover.ViaParam).
+func (p *Provider) DeliveryReports() bool {
+	for _, fp := range p.vendors {
+		if fp.DeliveryReports() {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseDelivery hands the callback to the vendor it names.
+func (p *Provider) ParseDelivery(r *http.Request, reportURL string) (sms.DeliveryReport, error) {
+	name, _ := failover.ViaVendor(r, reportURL)
+	fp, ok := p.byName[name]
+	if !ok {
+		return sms.DeliveryReport{}, fmt.Errorf("routing: the report names no vendor of ours (%q)", name)
+	}
+	return fp.ParseDelivery(r, reportURL)
 }
 
 // Idempotent reports whether every vendor is an sms.IdempotentProvider
