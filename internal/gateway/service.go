@@ -261,8 +261,11 @@ func (s *Service) Start(ctx context.Context) error {
 		<-s.subDone
 		return err
 	}
-	s.bgDone.Add(3)
-	go func() { defer s.bgDone.Done(); s.keepLease() }()
+	s.bgDone.Add(2)
+	if s.store.Leases() {
+		s.bgDone.Add(1)
+		go func() { defer s.bgDone.Done(); s.keepLease() }()
+	}
 	go func() { defer s.bgDone.Done(); s.pump.run() }()
 	go func() { defer s.bgDone.Done(); s.reports.expire(time.Duration(s.cfg.DeliveryTimeout), s.stopBg) }()
 	s.started = true

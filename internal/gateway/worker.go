@@ -21,7 +21,6 @@ type workerStore interface {
 	Recorder() *store.Recorder
 	Settle(ctx context.Context, sl store.Slice, from []string, to, kind, errText string) (int64, error)
 	FailRetries(ctx context.Context, sl store.Slice, prefix string) (int64, error)
-	Counts(ctx context.Context, sl store.Slice) (store.Counts, error)
 }
 
 // taskWorker sends the active messages of a task. It is safe for concurrent
@@ -87,10 +86,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 	if !ok {
 		// The configuration changed since the task was accepted.
 		msg := fmt.Sprintf("provider %q is no longer configured", a.Address)
-		if err := w.settle(wctx, a, []string{store.StateQueued, store.StateRetry}, store.StateNotAttempted, sms.KindFatal, msg); err != nil {
-			return err
-		}
-		return w.finish(wctx, a.Slice())
+		return w.settle(wctx, a, []string{store.StateQueued, store.StateRetry}, store.StateNotAttempted, sms.KindFatal, msg)
 	}
 	stopped, retries, runErr, err := w.send(withRun(ctx, uuid.NewString()), p, a, todo)
 	if err != nil {
@@ -99,10 +95,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 	var fatal *sms.Error
 	switch {
 	case errors.As(runErr, &fatal) && fatal.Kind == sms.KindFatal:
-		if err := w.settle(wctx, a, []string{store.StateQueued, store.StateRetry}, store.StateNotAttempted, sms.KindFatal, "not attempted: "+fatal.Error()); err != nil {
-			return err
-		}
-		return w.finish(wctx, a.Slice())
+		return w.settle(wctx, a, []string{store.StateQueued, store.StateRetry}, store.StateNotAttempted, sms.KindFatal, "not attempted: "+fatal.Error())
 	case runErr != nil || stopped:
 		// Cancelled, timed out, draining, or the slice ended: what is left
 		// stays queued and the job runs again without using an attempt.
@@ -117,11 +110,9 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 		// The last provider error of each message stays in its row.
 		n, err := w.store.FailRetries(wctx, a.Slice(), "failed temporarily on every attempt of the task; the last: ")
 		w.final(a.Address, store.StateFailed, sms.KindTemporary.String(), int(n))
-		if err != nil {
-			return err
-		}
+		return err
 	}
-	return w.finish(wctx, a.Slice())
+	return nil
 }
 
 // settle moves the task's messages in the from states to the final state
@@ -193,15 +184,6 @@ func (w *taskWorker) send(ctx context.Context, p *provider, a store.TaskArgs, to
 		}
 	})
 	return stopped, retries, runErr, rec.Flush()
-}
-
-// finish records the outcome of the job's slice as its output.
-func (w *taskWorker) finish(ctx context.Context, sl store.Slice) error {
-	counts, err := w.store.Counts(ctx, sl)
-	if err != nil {
-		return err
-	}
-	return river.RecordOutput(ctx, store.TaskOutput{Status: counts.Outcome(), Counts: counts})
 }
 
 // fillOutcome copies a Result into m. It reports false for a message that

@@ -23,6 +23,9 @@ import (
 // nowMicros is the database's clock in Unix microseconds, on PostgreSQL.
 const nowMicros = `(extract(epoch from clock_timestamp()) * 1000000)::bigint`
 
+// Leases reports whether the store keeps leases: on PostgreSQL.
+func (s *Store) Leases() bool { return s.postgres }
+
 // Heartbeat creates or renews the lease of process id (PostgreSQL only).
 func (s *Store) Heartbeat(ctx context.Context, id string) error {
 	if !s.postgres {

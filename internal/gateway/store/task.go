@@ -216,12 +216,6 @@ func Slices(args TaskArgs, n int) []TaskArgs {
 	return out
 }
 
-// TaskOutput is what a finished job records with river.RecordOutput.
-type TaskOutput struct {
-	Status string `json:"status"` // SUCCESS or FAILURE
-	Counts Counts `json:"counts"`
-}
-
 // MessageKey is the sms.Message.ID of entry index of task taskID: the key
 // an idempotent gateway deduplicates by, and the key the service marks the
 // row with before each attempt.
