@@ -19,8 +19,9 @@ import (
 	"github.com/smsgateway/sms/internal/gateway/store"
 )
 
-// TestSlices: a mailing becomes several jobs of row slices; the task still
-// answers as one, in input order.
+// TestSlices: the slices cover every row once; a mailing (several jobs on
+// PostgreSQL, one on SQLite) still answers as one task, in input order.
+// That the slices are shared between processes is TestThreeProcesses's.
 func TestSlices(t *testing.T) {
 	assert.Len(t, store.Slices(store.TaskArgs{}, 1), 1)
 	assert.Len(t, store.Slices(store.TaskArgs{}, 100), 1)
