@@ -120,6 +120,9 @@ func callbackClient(private bool) *http.Client {
 	}
 }
 
+// errNoSecret fails the callbacks queued before callback_secret was removed.
+var errNoSecret = errors.New("no callback_secret is configured to sign the event")
+
 // callbackWorker posts one event.
 type callbackWorker struct {
 	river.WorkerDefaults[store.CallbackArgs]
@@ -154,7 +157,13 @@ func (w *callbackWorker) Work(ctx context.Context, job *river.Job[store.Callback
 	if err != nil {
 		return river.JobCancel(err)
 	}
-	err = w.post(ctx, job.Args.URL, job.Args.Event.EventID, body)
+	if len(w.secret) == 0 {
+		// Queued while the service had a secret: unsigned, the receiver
+		// could not trust it. Wait for one, as for a receiver that is down.
+		err = errNoSecret
+	} else {
+		err = w.post(ctx, job.Args.URL, job.Args.Event.EventID, body)
+	}
 	switch {
 	case err == nil:
 		w.result("delivered")
