@@ -352,3 +352,21 @@ func TestBadFiltersSameOnBothDatabases(t *testing.T) {
 		})
 	}
 }
+
+// TestWakeWithoutPoll shows that a task starts when it is queued or falls
+// due, not at River's next fetch poll: with the poll an hour away, a send
+// and a delayed send still end within their wait.
+func TestWakeWithoutPoll(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			cfg := testConfig(nil)
+			cfg.PollInterval = sms.Duration(time.Hour)
+			ts := startService(t, backend, cfg, nil)
+			for _, extra := range []string{"", "&delay=200ms"} {
+				var a answer
+				require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=log&phone_number=88005553535&message=x&wait=10s"+extra, "", &a))
+				assert.Equal(t, store.StatusSuccess, a.TaskStatus, "queued%s", extra)
+			}
+		})
+	}
+}

@@ -18,6 +18,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivershared/baseservice"
+	"github.com/riverqueue/river/rivershared/riverpilot"
 	"github.com/riverqueue/river/rivertype"
 	"modernc.org/sqlite" // the database/sql driver, pure Go
 
@@ -79,8 +81,9 @@ func withUnique(opts *river.InsertOpts) *river.InsertOpts {
 // service's transactions.
 type database[TTx any] struct {
 	driver riverdriver.Driver[TTx]
-	// listens: the driver gets River's insert notifications.
-	listens bool
+	// fetch, where the driver gets no insert notifications (SQLite),
+	// triggers this process's fetcher of a queue (see pollOnly).
+	fetch func(queue string)
 	// begin starts a transaction: River's handle of it, the Store's, and
 	// its commit and rollback.
 	begin func(ctx context.Context) (TTx, querier, func() error, func(), error)
@@ -118,7 +121,7 @@ func (q *riverQueue[TTx]) insert(ctx context.Context, jobs []TaskArgs, opts *riv
 	if err := commit(); err != nil {
 		return nil, err
 	}
-	if first := res[0].Job; !q.db.listens && first.State == rivertype.JobStateAvailable {
+	if first := res[0].Job; q.db.fetch != nil && first.State == rivertype.JobStateAvailable {
 		q.wake(first.ScheduledAt, jobs[0]) // on PostgreSQL the insert's NOTIFY did
 	}
 	return ids, nil
@@ -126,25 +129,29 @@ func (q *riverQueue[TTx]) insert(ctx context.Context, jobs []TaskArgs, opts *riv
 
 // wake makes the workers fetch the job of args, which is available, as
 // soon as it is due at (its stored scheduled_at) by the database's clock.
-// River wakes them after an insert outside a transaction (on SQLite its
-// local fetcher, see pollOnly; on PostgreSQL every process's, through
-// NOTIFY): inserting the job again, which its unique key turns into a
-// no-op, is that insert. The fetch poll is the backstop.
+// On SQLite it triggers this process's fetcher (see pollOnly), which costs
+// no query. On PostgreSQL it inserts the job again, which its unique key
+// turns into a no-op whose NOTIFY wakes every process's fetcher. The fetch
+// poll is the backstop.
 //
 // The wait is for SQLite, whose clock for due jobs has milliseconds while
 // River rounds the time it stores to the nearest one: a job stored as due
 // "now" may not be due yet for a fetch in the same millisecond.
 func (q *riverQueue[TTx]) wake(at time.Time, args TaskArgs) {
-	insert := func() {
+	wake := func() {
+		if q.db.fetch != nil {
+			q.db.fetch(river.QueueDefault) // the tasks' queue
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_, _ = q.client.Insert(ctx, args, withUnique(nil))
 	}
 	if d := time.Until(at.Add(clockSlack)); d > 0 {
-		time.AfterFunc(d, insert)
+		time.AfterFunc(d, wake)
 		return
 	}
-	insert()
+	wake()
 }
 
 func (q *riverQueue[TTx]) inTx(ctx context.Context, fn func(q querier, insert func([]river.InsertManyParams) error) error) error {
@@ -153,10 +160,12 @@ func (q *riverQueue[TTx]) inTx(ctx context.Context, fn func(q querier, insert fu
 		return err
 	}
 	defer rollback()
-	var inserted []river.InsertManyParams
+	var queues []string
 	insert := func(jobs []river.InsertManyParams) error {
-		inserted = append(inserted, jobs...)
-		_, err := q.client.InsertManyTx(ctx, tx, jobs)
+		res, err := q.client.InsertManyTx(ctx, tx, jobs)
+		for _, r := range res {
+			queues = append(queues, r.Job.Queue)
+		}
 		return err
 	}
 	if err := fn(sq, insert); err != nil {
@@ -165,11 +174,10 @@ func (q *riverQueue[TTx]) inTx(ctx context.Context, fn func(q querier, insert fu
 	if err := commit(); err != nil {
 		return err
 	}
-	if !q.db.listens && len(inserted) > 0 {
-		// Wake the local fetcher as wake does: the jobs are unique, so
-		// this insert of one of them again is a no-op.
-		j := inserted[0]
-		_, _ = q.client.Insert(ctx, j.Args, j.InsertOpts)
+	if q.db.fetch != nil {
+		for _, queue := range queues {
+			q.db.fetch(queue) // see wake
+		}
 	}
 	return nil
 }
@@ -259,13 +267,45 @@ func newQueue[TTx any](s *Store, db database[TTx]) func(cfg *river.Config) error
 // pollOnly is River's SQLite driver without its emulation of LISTEN/NOTIFY,
 // which polls an outbox table every 50 ms (a fixed interval): a job inserted
 // by this process would wait for that poll. Without it River runs SQLite
-// poll-only, and wakes its fetcher at once after a local insert (see
-// riverQueue.wake); one process owns a SQLite database, so every insert is
-// local. It also spares the outbox's writes and idle polls.
-type pollOnly struct{ *riversqlite.Driver }
+// poll-only; one process owns a SQLite database, so every insert is local,
+// and the Store triggers the local fetcher after each commit that made a
+// job available (see riverQueue.wake). It also spares the outbox's writes
+// and idle polls.
+//
+// The trigger is the function River gives its pilot for that purpose
+// ("when a client knows that a job has become available and the
+// transaction that committed it has finished"): the driver hands River a
+// pilot, the standard one, that keeps it. River marks the pilot's interface
+// unstable; the module pins River's version, and TestWakeWithoutPoll fails
+// if the trigger stops working.
+type pollOnly struct {
+	*riversqlite.Driver
+	pilot *wakePilot
+}
 
 func (pollOnly) SupportsListener() bool     { return false }
 func (pollOnly) SupportsListenNotify() bool { return false }
+
+// PluginInit and PluginPilot make River use the driver's pilot.
+func (pollOnly) PluginInit(*baseservice.Archetype) {}
+func (d pollOnly) PluginPilot() riverpilot.Pilot   { return d.pilot }
+
+// wakePilot is River's standard pilot that keeps the fetch trigger.
+type wakePilot struct {
+	riverpilot.StandardPilot
+	notify func(ctx context.Context, res []*rivertype.JobInsertResult)
+}
+
+func (p *wakePilot) PilotInit(_ *baseservice.Archetype, params *riverpilot.PilotInitParams) {
+	p.notify = params.NotifyNonTxJobInsert
+}
+
+// fetch triggers the local fetcher of queue.
+func (p *wakePilot) fetch(queue string) {
+	if p.notify != nil {
+		p.notify(context.Background(), []*rivertype.JobInsertResult{{Job: &rivertype.JobRow{Queue: queue}}})
+	}
+}
 
 // openSQLite opens (creating it if needed) the SQLite database in dataDir.
 //
@@ -289,8 +329,10 @@ func openSQLite(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", o.DataDir, err)
 	}
 	s := &Store{db: sqlQuerier{sdb}, now: time.Now, ping: sdb.PingContext, closeDB: func() { _ = sdb.Close() }, stats: sdb.Stats}
+	pilot := &wakePilot{}
 	db := database[*sql.Tx]{
-		driver: pollOnly{riversqlite.New(sdb)},
+		driver: pollOnly{riversqlite.New(sdb), pilot},
+		fetch:  pilot.fetch,
 		begin: func(ctx context.Context) (*sql.Tx, querier, func() error, func(), error) {
 			tx, err := sdb.BeginTx(ctx, nil)
 			if err != nil {
@@ -336,8 +378,7 @@ func openPostgres(ctx context.Context, o Options) (*Store, error) {
 	}
 	s := &Store{db: pgxQuerier{pool}, postgres: true, now: time.Now, ping: pool.Ping, closeDB: pool.Close}
 	db := database[pgx.Tx]{
-		driver:  riverpgxv5.New(pool),
-		listens: true,
+		driver: riverpgxv5.New(pool),
 		begin: func(ctx context.Context) (pgx.Tx, querier, func() error, func(), error) {
 			tx, err := pool.Begin(ctx)
 			if err != nil {
