@@ -96,30 +96,41 @@ type riverQueue[TTx any] struct {
 	store  *Store
 }
 
+// insert adds the jobs and the task's rows in one transaction, and wakes
+// the workers. On SQLite, whose one connection serializes every write, the
+// Store's writer runs it, sharing a commit with the writes of other tasks
+// (see writer); PostgreSQL commits concurrent transactions together by
+// itself, so there it is a transaction of its own.
 func (q *riverQueue[TTx]) insert(ctx context.Context, jobs []TaskArgs, opts *river.InsertOpts, t Task, msgs []Message) ([]int64, error) {
-	tx, sq, commit, rollback, err := q.db.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer rollback()
 	params := make([]river.InsertManyParams, len(jobs))
 	for i, a := range jobs {
 		params[i] = river.InsertManyParams{Args: a, InsertOpts: withUnique(opts)}
 	}
-	res, err := q.client.InsertManyTx(ctx, tx, params)
+	var res []*rivertype.JobInsertResult
+	insert := func(ctx context.Context, tx TTx, sq querier) error {
+		r, err := q.client.InsertManyTx(ctx, tx, params)
+		if err != nil {
+			return fmt.Errorf("insert jobs: %w", err)
+		}
+		t.JobID = r[0].Job.ID
+		if err := q.store.insertTask(ctx, sq, t, msgs); err != nil {
+			return err
+		}
+		res = r
+		return nil
+	}
+	var err error
+	if q.store.postgres {
+		err = q.inOwnTx(ctx, insert)
+	} else {
+		_, err = q.store.w.run(ctx, write{fn: func(ctx context.Context, tx any, sq querier) error { return insert(ctx, tx.(TTx), sq) }})
+	}
 	if err != nil {
-		return nil, fmt.Errorf("insert jobs: %w", err)
+		return nil, err
 	}
 	ids := make([]int64, len(res))
 	for i, r := range res {
 		ids[i] = r.Job.ID
-	}
-	t.JobID = ids[0]
-	if err := q.store.insertTask(ctx, sq, t, msgs); err != nil {
-		return nil, err
-	}
-	if err := commit(); err != nil {
-		return nil, err
 	}
 	if first := res[0].Job; q.db.fetch != nil && first.State == rivertype.JobStateAvailable {
 		q.wake(first.ScheduledAt, jobs[0]) // on PostgreSQL the insert's NOTIFY did
@@ -154,32 +165,36 @@ func (q *riverQueue[TTx]) wake(at time.Time, args TaskArgs) {
 	wake()
 }
 
-func (q *riverQueue[TTx]) inTx(ctx context.Context, fn func(q querier, insert func([]river.InsertManyParams) error) error) error {
+// inOwnTx runs fn in a transaction and commits it.
+func (q *riverQueue[TTx]) inOwnTx(ctx context.Context, fn func(ctx context.Context, tx TTx, sq querier) error) error {
 	tx, sq, commit, rollback, err := q.db.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer rollback()
+	if err := fn(ctx, tx, sq); err != nil {
+		return err
+	}
+	return commit()
+}
+
+func (q *riverQueue[TTx]) inTx(ctx context.Context, fn func(q querier, insert func([]river.InsertManyParams) error) error) error {
 	var queues []string
-	insert := func(jobs []river.InsertManyParams) error {
-		res, err := q.client.InsertManyTx(ctx, tx, jobs)
-		for _, r := range res {
-			queues = append(queues, r.Job.Queue)
-		}
-		return err
-	}
-	if err := fn(sq, insert); err != nil {
-		return err
-	}
-	if err := commit(); err != nil {
-		return err
-	}
-	if q.db.fetch != nil {
+	err := q.inOwnTx(ctx, func(ctx context.Context, tx TTx, sq querier) error {
+		return fn(sq, func(jobs []river.InsertManyParams) error {
+			res, err := q.client.InsertManyTx(ctx, tx, jobs)
+			for _, r := range res {
+				queues = append(queues, r.Job.Queue)
+			}
+			return err
+		})
+	})
+	if err == nil && q.db.fetch != nil {
 		for _, queue := range queues {
 			q.db.fetch(queue) // see wake
 		}
 	}
-	return nil
+	return err
 }
 
 func (q *riverQueue[TTx]) jobList(ctx context.Context, params *river.JobListParams) ([]*rivertype.JobRow, error) {
@@ -244,9 +259,8 @@ func setUp[TTx any](ctx context.Context, s *Store, db database[TTx], log *slog.L
 		return err
 	}
 	s.newQueue = newQueue(s, db)
-	s.w = newWriter(func(ctx context.Context) (querier, func() error, func(), error) {
-		_, q, commit, rollback, err := db.begin(ctx)
-		return q, commit, rollback, err
+	s.w = newWriter(func(ctx context.Context) (any, querier, func() error, func(), error) {
+		return db.begin(ctx)
 	})
 	return nil
 }

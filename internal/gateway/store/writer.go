@@ -12,8 +12,9 @@ import (
 // writer groups the Store's row writes into few transactions (group
 // commit): one goroutine runs them, and the writes that arrive while a
 // transaction commits join the next one, up to maxBatch. Under load one
-// commit then serves many messages; alone, a write waits for nothing but
-// its own commit.
+// commit then serves many messages and tasks; alone, a write waits for
+// nothing but its own commit. A batch that fails runs again one write per
+// transaction, so that a write fails only for its own reason.
 //
 // A write is either waited for (MarkSending: the mark must be durable
 // before the provider is called) or queued by a Recorder (Record: Flush
@@ -22,7 +23,7 @@ import (
 // them as interrupted. The writes of a batch that share a statement run as
 // one (see querier.execMany): prepared once, or in one round trip.
 type writer struct {
-	begin func(ctx context.Context) (querier, func() error, func(), error)
+	begin func(ctx context.Context) (any, querier, func() error, func(), error)
 	reqs  chan write
 	done  chan struct{}
 
@@ -30,12 +31,16 @@ type writer struct {
 	closed bool
 }
 
-// write is one statement with its arguments, run inside its batch's
-// transaction; done gets the rows it changed and the batch's outcome (n is
-// 0 when err is not nil).
+// write is one statement with its arguments, or a function (a task's
+// insert: see riverQueue.insert), run inside its batch's transaction; done
+// gets the rows the statement changed and the batch's outcome (n is 0 when
+// err is not nil).
 type write struct {
 	sql  string
 	args []any
+	// fn, when set, runs instead of sql, with the driver's handle of the
+	// transaction and the Store's.
+	fn   func(ctx context.Context, tx any, q querier) error
 	done func(n int64, err error)
 }
 
@@ -48,7 +53,7 @@ const batchTimeout = 30 * time.Second
 // errClosed is the outcome of a write after the Store closed.
 var errClosed = errors.New("store: closed")
 
-func newWriter(begin func(ctx context.Context) (querier, func() error, func(), error)) *writer {
+func newWriter(begin func(ctx context.Context) (any, querier, func() error, func(), error)) *writer {
 	w := &writer{begin: begin, reqs: make(chan write, maxBatch), done: make(chan struct{})}
 	go w.loop()
 	return w
@@ -70,13 +75,23 @@ func (w *writer) loop() {
 				break more
 			}
 		}
-		n, err := w.commit(batch)
-		for i, r := range batch {
+		if n, err := w.commit(batch); err == nil || len(batch) == 1 {
+			for i, r := range batch {
+				if err != nil {
+					r.done(0, err)
+					continue
+				}
+				r.done(n[i], nil)
+			}
+			continue
+		}
+		for _, r := range batch {
+			n, err := w.commit([]write{r})
 			if err != nil {
 				r.done(0, err)
 				continue
 			}
-			r.done(n[i], nil)
+			r.done(n[0], nil)
 		}
 	}
 }
@@ -86,7 +101,7 @@ func (w *writer) loop() {
 func (w *writer) commit(batch []write) ([]int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	q, commit, rollback, err := w.begin(ctx)
+	tx, q, commit, rollback, err := w.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +110,12 @@ func (w *writer) commit(batch []write) ([]int64, error) {
 	args := map[string][][]any{}
 	at := map[string][]int{} // the batch index of each of args[sql]
 	for i, r := range batch {
+		if r.fn != nil {
+			if err := r.fn(ctx, tx, q); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if _, ok := args[r.sql]; !ok {
 			stmts = append(stmts, r.sql)
 		}
@@ -129,12 +150,18 @@ func (w *writer) submit(r write) {
 // when that batch committed, or when ctx is done (the write may then still
 // happen).
 func (w *writer) wait(ctx context.Context, sql string, args ...any) (int64, error) {
+	return w.run(ctx, write{sql: sql, args: args})
+}
+
+// run submits r and waits for it as wait does.
+func (w *writer) run(ctx context.Context, r write) (int64, error) {
 	type result struct {
 		n   int64
 		err error
 	}
 	res := make(chan result, 1)
-	w.submit(write{sql: sql, args: args, done: func(n int64, err error) { res <- result{n, err} }})
+	r.done = func(n int64, err error) { res <- result{n, err} }
+	w.submit(r)
 	select {
 	case r := <-res:
 		return r.n, r.err

@@ -23,7 +23,7 @@ type fakeTx struct {
 	began   chan struct{}
 }
 
-func (f *fakeTx) begin(context.Context) (querier, func() error, func(), error) {
+func (f *fakeTx) begin(context.Context) (any, querier, func() error, func(), error) {
 	if f.began != nil {
 		f.began <- struct{}{}
 	}
@@ -32,7 +32,7 @@ func (f *fakeTx) begin(context.Context) (querier, func() error, func(), error) {
 	}
 	n := 0
 	q := countingQuerier{n: &n}
-	return q, func() error {
+	return f, q, func() error {
 		f.mu.Lock()
 		f.batches = append(f.batches, n)
 		f.mu.Unlock()
@@ -134,4 +134,39 @@ func TestWriterCounts(t *testing.T) {
 	require.NoError(t, <-hold)
 	wg.Wait()
 	assert.Equal(t, []int64{0, 10, 20, 30, 40, 50}, got)
+}
+
+// TestWriterIsolatesFailure: when a write fails a batch of several, the
+// others commit without it, each alone; a function write runs with the
+// batch's transaction.
+func TestWriterIsolatesFailure(t *testing.T) {
+	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 1)}
+	w := newWriter(f.begin)
+	defer w.close()
+	hold := make(chan error, 1)
+	go func() { _, err := w.wait(context.Background(), "x"); hold <- err }()
+	<-f.began
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i, r := range []write{
+		{sql: "a", args: []any{int64(1)}},
+		{sql: "fail"},
+		{fn: func(_ context.Context, tx any, q querier) error {
+			assert.Same(t, f, tx, "the batch's transaction")
+			_, err := q.exec(context.Background(), "b")
+			return err
+		}},
+	} {
+		wg.Add(1)
+		r.done = func(_ int64, err error) { errs[i] = err; wg.Done() }
+		w.submit(r)
+	}
+	f.began = nil
+	close(f.gate)
+	require.NoError(t, <-hold)
+	wg.Wait()
+	assert.NoError(t, errs[0])
+	assert.ErrorIs(t, errs[1], errBoom)
+	assert.NoError(t, errs[2])
+	assert.Equal(t, []int{1, 1, 1}, f.batches, "the held write, then the two good ones alone")
 }
