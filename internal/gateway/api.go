@@ -204,6 +204,10 @@ func (a *api) submit(mailing bool) http.Handler {
 			return
 		}
 		t, msgs := req.task(uuid.NewString(), mailing)
+		// Listen before the task is queued: its run may end before
+		// Enqueue returns.
+		woke, drop := a.waiters.register(t.ID)
+		defer drop()
 		args := store.TaskArgs{TaskID: t.ID, Address: t.Address, Text: req.Message, Events: t.CallbackURL != ""}
 		t, err = a.store.Enqueue(r.Context(), args, &river.InsertOpts{ScheduledAt: req.at}, t, msgs)
 		if err != nil {
@@ -224,7 +228,7 @@ func (a *api) submit(mailing bool) http.Handler {
 		}
 		ans := queued(t, msgs) // what the task is as written
 		if req.Wait > 0 {
-			if ans, err = a.wait(r.Context(), t, time.Duration(req.Wait)); err != nil {
+			if ans, err = a.wait(r.Context(), t, ans, woke, time.Duration(req.Wait)); err != nil {
 				// The task is queued: say so rather than fail.
 				a.log.ErrorContext(r.Context(), "read task", "task_id", t.ID, "error", err)
 				ans = queued(t, msgs)
@@ -283,10 +287,7 @@ func entryOf(m store.Message) resultEntry {
 func queued(t store.Task, msgs []store.Message) taskAnswer {
 	ans := taskAnswer{TaskID: t.ID, TaskStatus: store.StatusPending}
 	if t.Kind == store.KindMailing {
-		counts := store.Counts{}
-		for _, m := range msgs {
-			counts[m.Status]++
-		}
+		counts := store.CountsOf(msgs)
 		ans.Progress = &progress{Done: t.Total - counts.Active(), Total: t.Total, Counts: counts}
 	}
 	return ans
@@ -294,10 +295,19 @@ func queued(t store.Task, msgs []store.Message) taskAnswer {
 
 // read returns the current answer for task t. Its job is read only while
 // some message is not final: the rows then decide, even before River's
-// completer marks the job completed.
+// completer marks the job completed. The one row of a sending is read
+// whole at once; a mailing's rows are counted, and read once all are final.
 func (a *api) read(ctx context.Context, t store.Task) (taskAnswer, error) {
 	ans := taskAnswer{TaskID: t.ID}
-	counts, err := a.store.Counts(ctx, store.Slice{TaskID: t.ID})
+	var msgs []store.Message
+	var counts store.Counts
+	var err error
+	if t.Kind == store.KindSending {
+		msgs, err = a.store.TaskMessages(ctx, t.ID)
+		counts = store.CountsOf(msgs)
+	} else {
+		counts, err = a.store.Counts(ctx, store.Slice{TaskID: t.ID})
+	}
 	if err != nil {
 		return ans, err
 	}
@@ -319,9 +329,10 @@ func (a *api) read(ctx context.Context, t store.Task) (taskAnswer, error) {
 	if !store.Final(ans.TaskStatus) {
 		return ans, nil
 	}
-	msgs, err := a.store.TaskMessages(ctx, t.ID)
-	if err != nil {
-		return ans, err
+	if msgs == nil {
+		if msgs, err = a.store.TaskMessages(ctx, t.ID); err != nil {
+			return ans, err
+		}
 	}
 	entries := make([]resultEntry, len(msgs))
 	for i, m := range msgs {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,23 +23,18 @@ func newWaiters() *waiters {
 	return &waiters{byTask: make(map[string][]chan struct{}), closed: make(chan struct{})}
 }
 
-// register returns a channel closed at the next change of task id, and a
-// function to drop it.
+// register returns a channel that receives after each change of task id
+// (changes that come while one is unread merge into it), and a function to
+// drop it.
 func (w *waiters) register(id string) (<-chan struct{}, func()) {
-	ch := make(chan struct{})
+	ch := make(chan struct{}, 1)
 	w.mu.Lock()
 	w.byTask[id] = append(w.byTask[id], ch)
 	w.mu.Unlock()
 	return ch, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		list := w.byTask[id]
-		for i, c := range list {
-			if c == ch {
-				list = append(list[:i], list[i+1:]...)
-				break
-			}
-		}
+		list := slices.DeleteFunc(w.byTask[id], func(c chan struct{}) bool { return c == ch })
 		if len(list) == 0 {
 			delete(w.byTask, id)
 		} else {
@@ -50,11 +46,12 @@ func (w *waiters) register(id string) (<-chan struct{}, func()) {
 // wake wakes the requests waiting for task id.
 func (w *waiters) wake(id string) {
 	w.mu.Lock()
-	list := w.byTask[id]
-	delete(w.byTask, id)
-	w.mu.Unlock()
-	for _, c := range list {
-		close(c)
+	defer w.mu.Unlock()
+	for _, c := range w.byTask[id] {
+		select {
+		case c <- struct{}{}:
+		default: // a wake-up is already pending
+		}
 	}
 }
 
@@ -66,36 +63,32 @@ func (w *waiters) closeAll() { w.once.Do(func() { close(w.closed) }) }
 // another process may run the task.
 const pollEvery = 200 * time.Millisecond
 
-// wait rereads task t until it is SUCCESS or FAILURE, d has passed, the
-// request ends or the service drains, and returns its last answer. It reads
-// the message rows, which are final as soon as the last send returns, so it
+// wait waits for task t, whose answer is ans, to be SUCCESS or FAILURE,
+// until d has passed, the request ends or the service drains, and returns
+// its last answer. woke is the wake-up registered for it before it was
+// queued. It rereads the task at each wake-up (and every pollEvery): the
+// message rows, which are final as soon as the last send returns, so it
 // does not wait for River's completer (which batches completions for up to
 // 250 ms).
-func (a *api) wait(ctx context.Context, t store.Task, d time.Duration) (taskAnswer, error) {
+func (a *api) wait(ctx context.Context, t store.Task, ans taskAnswer, woke <-chan struct{}, d time.Duration) (taskAnswer, error) {
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
-		woke, drop := a.waiters.register(t.ID)
-		ans, err := a.read(ctx, t)
-		if err != nil || store.Final(ans.TaskStatus) {
-			drop()
-			return ans, err
-		}
 		select {
 		case <-woke:
 		case <-tick.C:
 		case <-deadline.C:
-			drop()
 			return ans, nil
 		case <-a.waiters.closed:
-			drop()
 			return ans, nil
 		case <-ctx.Done():
-			drop()
 			return ans, nil
 		}
-		drop()
+		var err error
+		if ans, err = a.read(ctx, t); err != nil || store.Final(ans.TaskStatus) {
+			return ans, err
+		}
 	}
 }

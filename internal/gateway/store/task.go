@@ -107,6 +107,15 @@ type Message struct {
 // Counts is how many messages of a task are in each state.
 type Counts map[string]int
 
+// CountsOf counts msgs by state.
+func CountsOf(msgs []Message) Counts {
+	c := Counts{}
+	for _, m := range msgs {
+		c[m.Status]++
+	}
+	return c
+}
+
 // Active is how many messages are not final yet.
 func (c Counts) Active() int {
 	n := 0
