@@ -218,14 +218,16 @@ func New(ctx context.Context, o Options) (*Service, error) {
 // fetchCooldown is River's FetchCooldown: the least time between two
 // fetches, and on PostgreSQL between two insert notifications. A wake-up
 // within it waits for its end. On SQLite a wake-up then still fetches (at
-// the cooldown's end), and 5 ms lets one fetch take the tasks of several
-// requests; on PostgreSQL a notification within it is dropped, leaving the
-// job to the fetch poll, so it is River's least, 1 ms.
+// the cooldown's end), and 2 ms lets one fetch take the tasks of several
+// requests (1 ms gave results sooner but took queueing 10 % of its rate;
+// 5 ms the reverse: BENCHMARKS.md); on PostgreSQL a notification within it
+// is dropped, leaving the job to the fetch poll, so it is River's least,
+// 1 ms.
 func fetchCooldown(postgres bool) time.Duration {
 	if postgres {
 		return time.Millisecond
 	}
-	return 5 * time.Millisecond
+	return 2 * time.Millisecond
 }
 
 // Handler returns the HTTP API (see api.handler for the routes).

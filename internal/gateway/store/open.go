@@ -321,6 +321,9 @@ func (p *wakePilot) fetch(queue string) {
 	}
 }
 
+// readConns is the number of SQLite connections for reads.
+const readConns = 2
+
 // openSQLite opens (creating it if needed) the SQLite database in dataDir.
 //
 // SQLite has one writer at a time. The pool holds a single connection, as
@@ -342,7 +345,15 @@ func openSQLite(ctx context.Context, o Options) (*Store, error) {
 		_ = sdb.Close()
 		return nil, fmt.Errorf("open %s: %w", o.DataDir, err)
 	}
-	s := &Store{db: sqlQuerier{sdb}, now: time.Now, ping: sdb.PingContext, closeDB: func() { _ = sdb.Close() }, stats: sdb.Stats}
+	// Reads that need no transaction have connections of their own: in
+	// WAL mode they run beside the writer and see what it committed.
+	rdb := sql.OpenDB(cachingConnector{drv: &sqlite.Driver{}, dsn: "file:" + path + "?mode=ro&_pragma=busy_timeout(10000)"})
+	rdb.SetMaxOpenConns(readConns)
+	rdb.SetMaxIdleConns(readConns)
+	rdb.SetConnMaxIdleTime(0)
+	rdb.SetConnMaxLifetime(0)
+	s := &Store{db: sqlQuerier{sdb}, reads: sqlQuerier{rdb}, now: time.Now, ping: sdb.PingContext, stats: sdb.Stats,
+		closeDB: func() { _, _ = rdb.Close(), sdb.Close() }}
 	pilot := &wakePilot{}
 	db := database[*sql.Tx]{
 		driver: pollOnly{riversqlite.New(sdb), pilot},
@@ -390,7 +401,7 @@ func openPostgres(ctx context.Context, o Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("database: %w", redactURLErr(err, o.DatabaseURL))
 	}
-	s := &Store{db: pgxQuerier{pool}, postgres: true, now: time.Now, ping: pool.Ping, closeDB: pool.Close}
+	s := &Store{db: pgxQuerier{pool}, reads: pgxQuerier{pool}, postgres: true, now: time.Now, ping: pool.Ping, closeDB: pool.Close}
 	db := database[pgx.Tx]{
 		driver: riverpgxv5.New(pool),
 		begin: func(ctx context.Context) (pgx.Tx, querier, func() error, func(), error) {

@@ -20,7 +20,10 @@ import (
 // Store reads and writes the service's tables and runs River's queue in
 // the same database. Its methods are safe for concurrent use.
 type Store struct {
-	db       querier
+	db querier
+	// reads runs the reads that need no transaction; on SQLite it has
+	// connections of its own (see openSQLite).
+	reads    querier
 	postgres bool
 	now      func() time.Time
 	// q is River's queue, built by NewQueue (see open.go).
@@ -174,7 +177,7 @@ var ErrTaskNotFound = errors.New("task not found")
 func (s *Store) Task(ctx context.Context, id string) (Task, error) {
 	t := Task{ID: id}
 	var created int64
-	err := s.db.queryRow(ctx, `SELECT job_id, kind, address, total, created_at, callback_url FROM sms_task WHERE id = ?`, id).
+	err := s.reads.queryRow(ctx, `SELECT job_id, kind, address, total, created_at, callback_url FROM sms_task WHERE id = ?`, id).
 		Scan(&t.JobID, &t.Kind, &t.Address, &t.Total, &created, &t.CallbackURL)
 	if errors.Is(err, errNoRows) {
 		return t, ErrTaskNotFound
@@ -209,7 +212,7 @@ func microTime(us *int64) *time.Time {
 }
 
 func (s *Store) collect(ctx context.Context, q string, args ...any) ([]Message, error) {
-	r, err := s.db.query(ctx, q, args...)
+	r, err := s.reads.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +270,7 @@ func (s *Store) Counts(ctx context.Context, sl Slice) (Counts, error) {
 
 // countBy counts the rows matching cond by the values of column.
 func (s *Store) countBy(ctx context.Context, column, cond string, args ...any) (map[string]int, error) {
-	r, err := s.db.query(ctx, `SELECT `+column+`, COUNT(*) FROM sms_message WHERE `+cond+` GROUP BY `+column, args...)
+	r, err := s.reads.query(ctx, `SELECT `+column+`, COUNT(*) FROM sms_message WHERE `+cond+` GROUP BY `+column, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +347,7 @@ func (s *Store) QueueDepth(ctx context.Context) (int, error) {
 		args = append(args, st)
 	}
 	var n int
-	err := s.db.queryRow(ctx, `SELECT COUNT(*) FROM sms_message WHERE status IN (`+inList(len(activeStates))+`)`, args...).Scan(&n)
+	err := s.reads.queryRow(ctx, `SELECT COUNT(*) FROM sms_message WHERE status IN (`+inList(len(activeStates))+`)`, args...).Scan(&n)
 	return n, err
 }
 
