@@ -41,7 +41,6 @@ var errNoRows = errors.New("no rows")
 // sqlHandle is *sql.DB or *sql.Tx.
 type sqlHandle interface {
 	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
-	PrepareContext(ctx context.Context, q string) (*sql.Stmt, error)
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
@@ -56,19 +55,13 @@ func (s sqlQuerier) exec(ctx context.Context, q string, args ...any) (int64, err
 	return res.RowsAffected()
 }
 
+// execMany runs q once per argument list: the connection's statement
+// cache (see cachingConn) prepares it once.
 func (s sqlQuerier) execMany(ctx context.Context, q string, args [][]any) ([]int64, error) {
-	st, err := s.h.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
 	n := make([]int64, len(args))
 	for i, a := range args {
-		res, err := st.ExecContext(ctx, a...)
-		if err != nil {
-			return nil, err
-		}
-		if n[i], err = res.RowsAffected(); err != nil {
+		var err error
+		if n[i], err = s.exec(ctx, q, a...); err != nil {
 			return nil, err
 		}
 	}
