@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -370,3 +373,44 @@ func TestWakeWithoutPoll(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentTasks: tasks queued at the same moment share their insert
+// (see store's riverQueue.insert); each still gets its own rows and jobs,
+// and a delayed one its own timer (with the fetch poll an hour away and
+// River's scheduler 5 s, only the timer starts it within the wait).
+func TestConcurrentTasks(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			cfg := testConfig(nil)
+			cfg.PollInterval = sms.Duration(time.Hour)
+			ts := startService(t, backend, cfg, nil)
+			const n = 40
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					number := fmt.Sprintf("7999%07d", i)
+					path := "/sending?address=log&message=x&wait=3s&phone_number=" + number
+					if i%2 == 1 {
+						path += "&delay=300ms"
+					}
+					var a answer
+					if !assert.Equal(t, http.StatusOK, ts.do(goroutineT{t}, "POST", path, "", &a)) {
+						return
+					}
+					assert.Equal(t, store.StatusSuccess, a.TaskStatus, number)
+					var res struct{ Number json.Number }
+					if assert.NoError(t, json.Unmarshal(a.TaskResult, &res)) {
+						assert.Equal(t, number, res.Number.String())
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// goroutineT is t for a goroutine of the test: FailNow ends that
+// goroutine, not the test's.
+type goroutineT struct{ *testing.T }
+
+func (g goroutineT) FailNow() { g.Fail(); runtime.Goexit() }

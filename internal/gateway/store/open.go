@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -94,48 +96,106 @@ type riverQueue[TTx any] struct {
 	db     database[TTx]
 	client *river.Client[TTx]
 	store  *Store
+
+	mu      sync.Mutex
+	pending []*taskInsert // waiting for their batch (see insert)
 }
 
-// insert adds the jobs and the task's rows in one transaction, and wakes
-// the workers. On SQLite, whose one connection serializes every write, the
-// Store's writer runs it, sharing a commit with the writes of other tasks
-// (see writer); PostgreSQL commits concurrent transactions together by
-// itself, so there it is a transaction of its own.
+// insert adds the jobs and the task's rows, and wakes the workers. The
+// tasks that arrive while one insert waits for the writer join it: one
+// transaction, one River insert of all their jobs and one multi-row insert
+// of their rows, run by the Store's writer on SQLite (sharing its commit
+// with the sends' writes) and by one of its own on PostgreSQL.
 func (q *riverQueue[TTx]) insert(ctx context.Context, jobs []TaskArgs, opts *river.InsertOpts, t Task, msgs []Message) ([]int64, error) {
-	params := make([]river.InsertManyParams, len(jobs))
-	for i, a := range jobs {
-		params[i] = river.InsertManyParams{Args: a, InsertOpts: withUnique(opts)}
+	in := &taskInsert{jobs: jobs, opts: withUnique(opts), t: t, msgs: msgs, done: make(chan error, 1)}
+	q.mu.Lock()
+	q.pending = append(q.pending, in)
+	lead := len(q.pending) == 1
+	q.mu.Unlock()
+	if lead {
+		var batch []*taskInsert
+		take := func() {
+			if batch == nil {
+				q.mu.Lock()
+				batch, q.pending = q.pending, nil
+				q.mu.Unlock()
+			}
+		}
+		q.store.inserts.submit(write{
+			fn: func(ctx context.Context, tx any, sq querier) error {
+				take()
+				return q.insertBatch(ctx, tx.(TTx), sq, batch)
+			},
+			done: func(_ int64, err error) {
+				take()
+				for _, in := range batch {
+					in.done <- err
+				}
+			},
+		})
 	}
-	var res []*rivertype.JobInsertResult
-	insert := func(ctx context.Context, tx TTx, sq querier) error {
-		r, err := q.client.InsertManyTx(ctx, tx, params)
+	select {
+	case err := <-in.done:
 		if err != nil {
-			return fmt.Errorf("insert jobs: %w", err)
+			return nil, err
 		}
-		t.JobID = r[0].Job.ID
-		if err := q.store.insertTask(ctx, sq, t, msgs); err != nil {
-			return err
-		}
-		res = r
-		return nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	var err error
-	if q.store.postgres {
-		err = q.inOwnTx(ctx, insert)
-	} else {
-		_, err = q.store.w.run(ctx, write{fn: func(ctx context.Context, tx any, sq querier) error { return insert(ctx, tx.(TTx), sq) }})
-	}
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]int64, len(res))
-	for i, r := range res {
+	ids := make([]int64, len(in.res))
+	for i, r := range in.res {
 		ids[i] = r.Job.ID
 	}
-	if first := res[0].Job; q.db.fetch != nil && first.State == rivertype.JobStateAvailable {
+	if first := in.res[0].Job; q.db.fetch != nil && first.State == rivertype.JobStateAvailable {
 		q.wake(first.ScheduledAt, jobs[0]) // on PostgreSQL the insert's NOTIFY did
 	}
 	return ids, nil
+}
+
+// taskInsert is one task waiting for its insert: its jobs and rows, then
+// the jobs as inserted, in the order of jobs.
+type taskInsert struct {
+	jobs []TaskArgs
+	opts *river.InsertOpts
+	t    Task
+	msgs []Message
+	res  []*rivertype.JobInsertResult
+	done chan error
+}
+
+// insertBatch inserts the jobs and rows of batch in transaction tx.
+func (q *riverQueue[TTx]) insertBatch(ctx context.Context, tx TTx, sq querier, batch []*taskInsert) error {
+	var params []river.InsertManyParams
+	for _, in := range batch {
+		for _, a := range in.jobs {
+			params = append(params, river.InsertManyParams{Args: a, InsertOpts: in.opts})
+		}
+	}
+	res, err := q.client.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return fmt.Errorf("insert jobs: %w", err)
+	}
+	// River returns no promise on the order of the jobs: match them to
+	// their tasks by their arguments.
+	byArgs := make(map[Slice]*rivertype.JobInsertResult, len(res))
+	for _, r := range res {
+		var a TaskArgs
+		if err := json.Unmarshal(r.Job.EncodedArgs, &a); err != nil {
+			return fmt.Errorf("insert jobs: %w", err)
+		}
+		byArgs[a.Slice()] = r
+	}
+	tasks := make([]Task, len(batch))
+	msgs := make([][]Message, len(batch))
+	for i, in := range batch {
+		in.res = make([]*rivertype.JobInsertResult, len(in.jobs))
+		for j, a := range in.jobs {
+			in.res[j] = byArgs[a.Slice()]
+		}
+		in.t.JobID = in.res[0].Job.ID
+		tasks[i], msgs[i] = in.t, in.msgs
+	}
+	return q.store.insertTasks(ctx, sq, tasks, msgs)
 }
 
 // wake makes the workers fetch the job of args, which is available, as
@@ -259,9 +319,13 @@ func setUp[TTx any](ctx context.Context, s *Store, db database[TTx], log *slog.L
 		return err
 	}
 	s.newQueue = newQueue(s, db)
-	s.w = newWriter(func(ctx context.Context) (any, querier, func() error, func(), error) {
-		return db.begin(ctx)
-	})
+	begin := func(ctx context.Context) (any, querier, func() error, func(), error) { return db.begin(ctx) }
+	s.w = newWriter(begin)
+	s.inserts = s.w
+	if s.postgres {
+		// Its own writer: PostgreSQL runs it beside the sends' writes.
+		s.inserts = newWriter(begin)
+	}
 	return nil
 }
 
@@ -519,6 +583,9 @@ func (s *Store) PoolWait() (count int64, total time.Duration) {
 
 // Close commits the writes submitted, then closes the database.
 func (s *Store) Close() {
+	if s.inserts != nil && s.inserts != s.w {
+		s.inserts.close()
+	}
 	if s.w != nil {
 		s.w.close()
 	}

@@ -34,6 +34,8 @@ type Store struct {
 	stats    func() sql.DBStats // nil on PostgreSQL
 	// w batches the writes of runs (marks and outcomes).
 	w *writer
+	// inserts batches the inserts of tasks: w itself on SQLite.
+	inserts *writer
 	// due starts delayed tasks on time.
 	due *dueTimer
 }
@@ -132,39 +134,55 @@ func (s *Store) migrate(ctx context.Context, q querier) error {
 	return nil
 }
 
+// insertChunk bounds the rows of one multi-row INSERT.
 const insertChunk = 500
 
-// insertTask writes the task and its message rows within the caller's
-// transaction q.
-func (s *Store) insertTask(ctx context.Context, q querier, t Task, msgs []Message) error {
+// insertTasks writes tasks and their message rows (msgs[i] are those of
+// tasks[i]) within the caller's transaction q, in multi-row INSERTs.
+func (s *Store) insertTasks(ctx context.Context, q querier, tasks []Task, msgs [][]Message) error {
 	now := s.now().UnixMicro()
-	if _, err := q.exec(ctx, `INSERT INTO sms_task (id, job_id, kind, address, total, created_at, callback_url) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.JobID, t.Kind, t.Address, t.Total, now, t.CallbackURL); err != nil {
-		return fmt.Errorf("insert task: %w", err)
-	}
-	const cols = 12
-	wants := 0
-	if t.CallbackURL != "" {
-		wants = 1
-	}
-	for start := 0; start < len(msgs); start += insertChunk {
-		chunk := msgs[start:min(start+insertChunk, len(msgs))]
-		var b strings.Builder
-		b.WriteString(`INSERT INTO sms_message (task_id, idx, to_raw, number, status, error, address, parts, created_at, updated_at, wants_events, notify) VALUES `)
-		args := make([]any, 0, len(chunk)*cols)
-		for i, m := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+	var taskRows, msgRows [][]any
+	for i, t := range tasks {
+		taskRows = append(taskRows, []any{t.ID, t.JobID, t.Kind, t.Address, t.Total, now, t.CallbackURL})
+		wants := 0
+		if t.CallbackURL != "" {
+			wants = 1
+		}
+		for _, m := range msgs[i] {
 			notify := 0 // a row final from the start (skipped) owes its event now
 			if !slices.Contains(activeStates, m.Status) {
 				notify = wants
 			}
-			args = append(args, t.ID, m.Index, m.To, m.Number, m.Status, m.Error, t.Address, m.Parts, now, now, wants, notify)
+			msgRows = append(msgRows, []any{t.ID, m.Index, m.To, m.Number, m.Status, m.Error, t.Address, m.Parts, now, now, wants, notify})
+		}
+	}
+	if err := insertRows(ctx, q, `INSERT INTO sms_task (id, job_id, kind, address, total, created_at, callback_url) VALUES `, taskRows); err != nil {
+		return fmt.Errorf("insert tasks: %w", err)
+	}
+	if err := insertRows(ctx, q, `INSERT INTO sms_message (task_id, idx, to_raw, number, status, error, address, parts, created_at, updated_at, wants_events, notify) VALUES `, msgRows); err != nil {
+		return fmt.Errorf("insert messages: %w", err)
+	}
+	return nil
+}
+
+// insertRows runs insert (an INSERT up to VALUES) for rows, insertChunk
+// rows a statement.
+func insertRows(ctx context.Context, q querier, insert string, rows [][]any) error {
+	for len(rows) > 0 {
+		chunk := rows[:min(insertChunk, len(rows))]
+		rows = rows[len(chunk):]
+		var b strings.Builder
+		b.WriteString(insert)
+		args := make([]any, 0, len(chunk)*len(chunk[0]))
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?" + strings.Repeat(",?", len(r)-1) + ")")
+			args = append(args, r...)
 		}
 		if _, err := q.exec(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("insert messages: %w", err)
+			return err
 		}
 	}
 	return nil
