@@ -225,36 +225,32 @@ func (q *riverQueue[TTx]) wake(at time.Time, args TaskArgs) {
 	wake()
 }
 
-// inOwnTx runs fn in a transaction and commits it.
-func (q *riverQueue[TTx]) inOwnTx(ctx context.Context, fn func(ctx context.Context, tx TTx, sq querier) error) error {
+func (q *riverQueue[TTx]) inTx(ctx context.Context, fn func(q querier, insert func([]river.InsertManyParams) error) error) error {
 	tx, sq, commit, rollback, err := q.db.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer rollback()
-	if err := fn(ctx, tx, sq); err != nil {
+	var queues []string
+	insert := func(jobs []river.InsertManyParams) error {
+		res, err := q.client.InsertManyTx(ctx, tx, jobs)
+		for _, r := range res {
+			queues = append(queues, r.Job.Queue)
+		}
 		return err
 	}
-	return commit()
-}
-
-func (q *riverQueue[TTx]) inTx(ctx context.Context, fn func(q querier, insert func([]river.InsertManyParams) error) error) error {
-	var queues []string
-	err := q.inOwnTx(ctx, func(ctx context.Context, tx TTx, sq querier) error {
-		return fn(sq, func(jobs []river.InsertManyParams) error {
-			res, err := q.client.InsertManyTx(ctx, tx, jobs)
-			for _, r := range res {
-				queues = append(queues, r.Job.Queue)
-			}
-			return err
-		})
-	})
-	if err == nil && q.db.fetch != nil {
+	if err := fn(sq, insert); err != nil {
+		return err
+	}
+	if err := commit(); err != nil {
+		return err
+	}
+	if q.db.fetch != nil {
 		for _, queue := range queues {
 			q.db.fetch(queue) // see wake
 		}
 	}
-	return err
+	return nil
 }
 
 func (q *riverQueue[TTx]) jobList(ctx context.Context, params *river.JobListParams) ([]*rivertype.JobRow, error) {
