@@ -3,7 +3,6 @@ package store
 import (
 	"container/heap"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"sync"
 	"time"
@@ -135,11 +134,7 @@ func (d *dueTimer) release(id int64) {
 	default:
 		return
 	}
-	var args TaskArgs
-	if err := json.Unmarshal(job.EncodedArgs, &args); err != nil {
-		return
-	}
-	d.q.wake(job.ScheduledAt, args)
+	d.q.wake(job.ScheduledAt)
 }
 
 // close stops the timer.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -61,11 +62,18 @@ func (f *fakeQueue) retry(_ context.Context, id int64) (*rivertype.JobRow, error
 	return &j, nil
 }
 
-func (f *fakeQueue) wake(_ time.Time, args TaskArgs) {
+// wake finds the job by its time: each job of the test has its own.
+func (f *fakeQueue) wake(at time.Time) {
 	f.mu.Lock()
-	f.woken = append(f.woken, args.TaskID)
+	var id int64
+	for _, j := range f.jobs {
+		if j.ScheduledAt.Equal(at) {
+			id = j.ID
+		}
+	}
+	f.woken = append(f.woken, fmt.Sprintf("t%d", id))
 	f.mu.Unlock()
-	f.released <- int64(args.TaskID[1] - '0')
+	f.released <- id
 }
 
 func (f *fakeQueue) add(id int64, state rivertype.JobState, at time.Time) {

@@ -60,23 +60,12 @@ type jobQueue interface {
 	stop(ctx context.Context) error
 	jobList(ctx context.Context, params *river.JobListParams) ([]*rivertype.JobRow, error)
 	retry(ctx context.Context, id int64) (*rivertype.JobRow, error)
-	// wake makes the workers fetch once the job is due (see
+	// wake makes the workers fetch once a job due at at is due (see
 	// riverQueue.wake).
-	wake(at time.Time, args TaskArgs)
+	wake(at time.Time)
 	// inTx runs fn in a transaction, in which insert adds jobs; the jobs
 	// and fn's writes commit together or not at all.
 	inTx(ctx context.Context, fn func(q querier, insert func([]river.InsertManyParams) error) error) error
-}
-
-// withUnique returns opts with the task's job unique by its arguments
-// (they hold the task ID), so that inserting it twice is harmless.
-func withUnique(opts *river.InsertOpts) *river.InsertOpts {
-	o := river.InsertOpts{}
-	if opts != nil {
-		o = *opts
-	}
-	o.UniqueOpts = river.UniqueOpts{ByArgs: true}
-	return &o
 }
 
 // database is what one driver gives the Store: River's driver and the
@@ -107,7 +96,7 @@ type riverQueue[TTx any] struct {
 // of their rows, run by the Store's writer on SQLite (sharing its commit
 // with the sends' writes) and by one of its own on PostgreSQL.
 func (q *riverQueue[TTx]) insert(ctx context.Context, jobs []TaskArgs, opts *river.InsertOpts, t Task, msgs []Message) ([]int64, error) {
-	in := &taskInsert{jobs: jobs, opts: withUnique(opts), t: t, msgs: msgs, done: make(chan error, 1)}
+	in := &taskInsert{jobs: jobs, opts: opts, t: t, msgs: msgs, done: make(chan error, 1)}
 	q.mu.Lock()
 	q.pending = append(q.pending, in)
 	lead := len(q.pending) == 1
@@ -147,7 +136,7 @@ func (q *riverQueue[TTx]) insert(ctx context.Context, jobs []TaskArgs, opts *riv
 		ids[i] = r.Job.ID
 	}
 	if first := in.res[0].Job; q.db.fetch != nil && first.State == rivertype.JobStateAvailable {
-		q.wake(first.ScheduledAt, jobs[0]) // on PostgreSQL the insert's NOTIFY did
+		q.wake(first.ScheduledAt) // on PostgreSQL the insert's NOTIFY did
 	}
 	return ids, nil
 }
@@ -198,17 +187,16 @@ func (q *riverQueue[TTx]) insertBatch(ctx context.Context, tx TTx, sq querier, b
 	return q.store.insertTasks(ctx, sq, tasks, msgs)
 }
 
-// wake makes the workers fetch the job of args, which is available, as
-// soon as it is due at (its stored scheduled_at) by the database's clock.
-// On SQLite it triggers this process's fetcher (see pollOnly), which costs
-// no query. On PostgreSQL it inserts the job again, which its unique key
-// turns into a no-op whose NOTIFY wakes every process's fetcher. The fetch
-// poll is the backstop.
+// wake makes the workers fetch a job that is available, as soon as it is
+// due at (its stored scheduled_at) by the database's clock. On SQLite it
+// triggers this process's fetcher (see pollOnly), which costs no query. On
+// PostgreSQL it inserts the wake job (see wakeArgs), whose NOTIFY wakes
+// every process's fetcher. The fetch poll is the backstop.
 //
 // The wait is for SQLite, whose clock for due jobs has milliseconds while
 // River rounds the time it stores to the nearest one: a job stored as due
 // "now" may not be due yet for a fetch in the same millisecond.
-func (q *riverQueue[TTx]) wake(at time.Time, args TaskArgs) {
+func (q *riverQueue[TTx]) wake(at time.Time) {
 	wake := func() {
 		if q.db.fetch != nil {
 			q.db.fetch(river.QueueDefault) // the tasks' queue
@@ -216,7 +204,7 @@ func (q *riverQueue[TTx]) wake(at time.Time, args TaskArgs) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_, _ = q.client.Insert(ctx, args, withUnique(nil))
+		_, _ = q.client.Insert(ctx, wakeArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
 	}
 	if d := time.Until(at.Add(clockSlack)); d > 0 {
 		time.AfterFunc(d, wake)
@@ -224,6 +212,23 @@ func (q *riverQueue[TTx]) wake(at time.Time, args TaskArgs) {
 	}
 	wake()
 }
+
+// wakeArgs is the job of wake on PostgreSQL. River keeps one of it (it is
+// unique, and a completed one counts until River's cleaner removes it a
+// day later), so nearly every insert is a duplicate that adds no row, yet
+// River sends the insert's NOTIFY for it. The job it keeps does nothing.
+//
+// The tasks' own jobs are not unique: River's scheduler, which moves
+// scheduled jobs every 5 s, took 300 ms over 500 unique ones (checking each
+// for a conflict) and held their rows meanwhile, which made delayed sends
+// that late (BENCHMARKS.md).
+type wakeArgs struct{}
+
+func (wakeArgs) Kind() string { return "sms_wake" }
+
+type wakeWorker struct{ river.WorkerDefaults[wakeArgs] }
+
+func (wakeWorker) Work(context.Context, *river.Job[wakeArgs]) error { return nil }
 
 func (q *riverQueue[TTx]) inTx(ctx context.Context, fn func(q querier, insert func([]river.InsertManyParams) error) error) error {
 	tx, sq, commit, rollback, err := q.db.begin(ctx)
@@ -328,6 +333,11 @@ func setUp[TTx any](ctx context.Context, s *Store, db database[TTx], log *slog.L
 // newQueue is NewQueue for one driver.
 func newQueue[TTx any](s *Store, db database[TTx]) func(cfg *river.Config) error {
 	return func(cfg *river.Config) error {
+		if cfg.Workers != nil {
+			if err := river.AddWorkerSafely(cfg.Workers, wakeWorker{}); err != nil {
+				return err
+			}
+		}
 		client, err := river.NewClient(db.driver, cfg)
 		if err != nil {
 			return err
