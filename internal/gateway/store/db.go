@@ -113,20 +113,37 @@ func (p pgxQuerier) exec(ctx context.Context, q string, args ...any) (int64, err
 }
 
 func (p pgxQuerier) execMany(ctx context.Context, q string, args [][]any) ([]int64, error) {
-	q = rebind(q)
+	n, err := p.batch(ctx, []string{q}, [][][]any{args})
+	if err != nil {
+		return nil, err
+	}
+	return n[0], nil
+}
+
+// batch runs each statement stmts[i] once for each argument list of
+// args[i], in one round trip (a pgx.Batch), and returns the rows each run
+// changed. Outside a transaction PostgreSQL runs the whole batch as one
+// implicit transaction: all of it commits, or none.
+func (p pgxQuerier) batch(ctx context.Context, stmts []string, args [][][]any) ([][]int64, error) {
 	b := &pgx.Batch{}
-	for _, a := range args {
-		b.Queue(q, a...)
+	for i, q := range stmts {
+		q = rebind(q)
+		for _, a := range args[i] {
+			b.Queue(q, a...)
+		}
 	}
 	br := p.h.SendBatch(ctx, b)
-	n := make([]int64, len(args))
-	for i := range args {
-		tag, err := br.Exec()
-		if err != nil {
-			_ = br.Close()
-			return nil, err
+	n := make([][]int64, len(stmts))
+	for i := range stmts {
+		n[i] = make([]int64, len(args[i]))
+		for j := range args[i] {
+			tag, err := br.Exec()
+			if err != nil {
+				_ = br.Close()
+				return nil, err
+			}
+			n[i][j] = tag.RowsAffected()
 		}
-		n[i] = tag.RowsAffected()
 	}
 	return n, br.Close()
 }

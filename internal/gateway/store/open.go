@@ -321,12 +321,15 @@ func setUp[TTx any](ctx context.Context, s *Store, db database[TTx], log *slog.L
 	}
 	s.newQueue = newQueue(s, db)
 	begin := func(ctx context.Context) (any, querier, func() error, func(), error) { return db.begin(ctx) }
-	s.w = newWriter(begin)
-	s.inserts = s.w
-	if s.postgres {
-		// Its own writer: PostgreSQL runs it beside the sends' writes.
-		s.inserts = newWriter(begin)
+	if !s.postgres {
+		s.w = newWriter(begin, nil)
+		s.inserts = s.w
+		return nil
 	}
+	// The sends' writes go in one round trip each batch; the inserts of
+	// tasks have a writer of their own, which PostgreSQL runs beside it.
+	s.w = newWriter(begin, s.db.(pgxQuerier).batch)
+	s.inserts = newWriter(begin, nil)
 	return nil
 }
 

@@ -24,6 +24,10 @@ import (
 // one (see querier.execMany): prepared once, or in one round trip.
 type writer struct {
 	begin func(ctx context.Context) (any, querier, func() error, func(), error)
+	// oneTrip, where the driver has it, runs statements with their
+	// argument lists as one transaction in one round trip (see
+	// pgxQuerier.batch).
+	oneTrip func(ctx context.Context, stmts []string, args [][][]any) ([][]int64, error)
 	reqs  chan write
 	done  chan struct{}
 
@@ -53,8 +57,8 @@ const batchTimeout = 30 * time.Second
 // errClosed is the outcome of a write after the Store closed.
 var errClosed = errors.New("store: closed")
 
-func newWriter(begin func(ctx context.Context) (any, querier, func() error, func(), error)) *writer {
-	w := &writer{begin: begin, reqs: make(chan write, maxBatch), done: make(chan struct{})}
+func newWriter(begin func(ctx context.Context) (any, querier, func() error, func(), error), oneTrip func(ctx context.Context, stmts []string, args [][][]any) ([][]int64, error)) *writer {
+	w := &writer{begin: begin, oneTrip: oneTrip, reqs: make(chan write, maxBatch), done: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -97,42 +101,70 @@ func (w *writer) loop() {
 }
 
 // commit runs a batch in one transaction, and returns the rows each write
-// changed.
+// changed. The writes that share a statement run together (see
+// querier.execMany); a batch of statements alone runs in one round trip
+// where the driver can (oneTrip).
 func (w *writer) commit(batch []write) ([]int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
+	var stmts []string // in order of first use
+	var args [][][]any
+	var at [][]int // the batch index of each of args[i]
+	index := map[string]int{}
+	var fns []write
+	for i, r := range batch {
+		if r.fn != nil {
+			fns = append(fns, r)
+			continue
+		}
+		k, ok := index[r.sql]
+		if !ok {
+			k = len(stmts)
+			index[r.sql] = k
+			stmts, args, at = append(stmts, r.sql), append(args, nil), append(at, nil)
+		}
+		args[k] = append(args[k], r.args)
+		at[k] = append(at[k], i)
+	}
+	var changed [][]int64
+	var err error
+	if w.oneTrip != nil && len(fns) == 0 {
+		changed, err = w.oneTrip(ctx, stmts, args)
+	} else {
+		changed, err = w.inTx(ctx, fns, stmts, args)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := make([]int64, len(batch))
+	for k := range stmts {
+		for j, c := range changed[k] {
+			n[at[k][j]] = c
+		}
+	}
+	return n, nil
+}
+
+// inTx runs the function writes fns, then each statement with its argument
+// lists, in one transaction.
+func (w *writer) inTx(ctx context.Context, fns []write, stmts []string, args [][][]any) ([][]int64, error) {
 	tx, q, commit, rollback, err := w.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer rollback()
-	var stmts []string // in order of first use
-	args := map[string][][]any{}
-	at := map[string][]int{} // the batch index of each of args[sql]
-	for i, r := range batch {
-		if r.fn != nil {
-			if err := r.fn(ctx, tx, q); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if _, ok := args[r.sql]; !ok {
-			stmts = append(stmts, r.sql)
-		}
-		args[r.sql] = append(args[r.sql], r.args)
-		at[r.sql] = append(at[r.sql], i)
-	}
-	n := make([]int64, len(batch))
-	for _, st := range stmts {
-		changed, err := q.execMany(ctx, st, args[st])
-		if err != nil {
+	for _, r := range fns {
+		if err := r.fn(ctx, tx, q); err != nil {
 			return nil, err
 		}
-		for j, c := range changed {
-			n[at[st][j]] = c
+	}
+	changed := make([][]int64, len(stmts))
+	for k, st := range stmts {
+		if changed[k], err = q.execMany(ctx, st, args[k]); err != nil {
+			return nil, err
 		}
 	}
-	return n, commit()
+	return changed, commit()
 }
 
 // submit hands a write to the loop, or reports errClosed through its done.

@@ -68,7 +68,7 @@ func (c countingQuerier) queryRow(context.Context, string, ...any) scanner    { 
 // commits share the next one.
 func TestWriterGroupsWrites(t *testing.T) {
 	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 1)}
-	w := newWriter(f.begin)
+	w := newWriter(f.begin, nil)
 	defer w.close()
 	first := make(chan error, 1)
 	go func() { _, err := w.wait(context.Background(), "x"); first <- err }()
@@ -89,7 +89,7 @@ func TestWriterGroupsWrites(t *testing.T) {
 // the Recorder hears of it.
 func TestWriterFailure(t *testing.T) {
 	f := &fakeTx{}
-	w := newWriter(f.begin)
+	w := newWriter(f.begin, nil)
 	_, err := w.wait(context.Background(), "fail")
 	assert.ErrorIs(t, err, errBoom)
 
@@ -113,7 +113,7 @@ func TestWriterFailure(t *testing.T) {
 // the writes of one statement run together.
 func TestWriterCounts(t *testing.T) {
 	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 1)}
-	w := newWriter(f.begin)
+	w := newWriter(f.begin, nil)
 	defer w.close()
 	hold := make(chan error, 1)
 	go func() { _, err := w.wait(context.Background(), "x"); hold <- err }()
@@ -141,7 +141,7 @@ func TestWriterCounts(t *testing.T) {
 // batch's transaction.
 func TestWriterIsolatesFailure(t *testing.T) {
 	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 1)}
-	w := newWriter(f.begin)
+	w := newWriter(f.begin, nil)
 	defer w.close()
 	hold := make(chan error, 1)
 	go func() { _, err := w.wait(context.Background(), "x"); hold <- err }()
@@ -169,4 +169,27 @@ func TestWriterIsolatesFailure(t *testing.T) {
 	assert.ErrorIs(t, errs[1], errBoom)
 	assert.NoError(t, errs[2])
 	assert.Equal(t, []int{1, 1, 1}, f.batches, "the held write, then the two good ones alone")
+}
+
+// TestWriterOneTrip: where the driver runs statements in one round trip,
+// a batch of statements goes there, and a batch with a function write
+// still gets a transaction.
+func TestWriterOneTrip(t *testing.T) {
+	f := &fakeTx{}
+	var trips [][]string
+	w := newWriter(f.begin, func(_ context.Context, stmts []string, args [][][]any) ([][]int64, error) {
+		trips = append(trips, stmts)
+		n := make([][]int64, len(stmts))
+		for i := range stmts {
+			n[i] = make([]int64, len(args[i]))
+		}
+		return n, nil
+	})
+	_, err := w.wait(context.Background(), "x")
+	require.NoError(t, err)
+	_, err = w.run(context.Background(), write{fn: func(context.Context, any, querier) error { return nil }})
+	require.NoError(t, err)
+	w.close()
+	assert.Equal(t, [][]string{{"x"}}, trips)
+	assert.Equal(t, []int{0}, f.batches, "the function write's transaction")
 }

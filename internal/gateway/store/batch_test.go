@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smsgateway/sms/internal/gateway/pgtest"
+)
+
+// TestBatchIsOneTransaction: the writer's batches on PostgreSQL go in one
+// round trip without BEGIN and COMMIT (pgxQuerier.batch); PostgreSQL must
+// then run them as one implicit transaction, so that a batch that fails
+// leaves nothing of itself.
+func TestBatchIsOneTransaction(t *testing.T) {
+	if !slices.Contains(pgtest.Backends(t), "postgres") {
+		t.Skip("PostgreSQL only; SMS_TEST_POSTGRES_URL is not set")
+	}
+	ctx := context.Background()
+	s, err := Open(ctx, Options{DatabaseURL: pgtest.SchemaURL(t), Log: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer s.Close()
+	q := s.db.(pgxQuerier)
+	_, err = q.exec(ctx, `INSERT INTO sms_setting (name, value) VALUES ('a', '1')`)
+	require.NoError(t, err)
+	value := func() string {
+		var v string
+		require.NoError(t, q.queryRow(ctx, `SELECT value FROM sms_setting WHERE name = 'a'`).Scan(&v))
+		return v
+	}
+
+	_, err = q.batch(ctx, []string{
+		`UPDATE sms_setting SET value = '2' WHERE name = ?`,
+		`UPDATE sms_setting SET value = (1/0)::text WHERE name = ?`,
+	}, [][][]any{{{"a"}}, {{"a"}}})
+	require.Error(t, err)
+	assert.Equal(t, "1", value(), "the first update went with the failed second")
+
+	n, err := q.batch(ctx, []string{`UPDATE sms_setting SET value = '3' WHERE name = ?`}, [][][]any{{{"a"}, {"b"}}})
+	require.NoError(t, err)
+	assert.Equal(t, [][]int64{{1, 0}}, n)
+	assert.Equal(t, "3", value())
+}
