@@ -28,8 +28,8 @@ type writer struct {
 	// argument lists as one transaction in one round trip (see
 	// pgxQuerier.batch).
 	oneTrip func(ctx context.Context, stmts []string, args [][][]any) ([][]int64, error)
-	reqs  chan write
-	done  chan struct{}
+	reqs    chan write
+	done    chan struct{}
 
 	mu     sync.RWMutex // guards closed against sends on reqs
 	closed bool
