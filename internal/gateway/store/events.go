@@ -65,14 +65,15 @@ type eventRow struct {
 	number, state, kind, errText, delivery string
 	code, messageID, url                   string
 	updated                                int64
-	delivered                              *int64
+	sentAt, delivered                      *int64
 	sent                                   int
 }
 
 // due returns the events row owes its callback URL, and the events_sent
 // bits once they are queued. It is the one rule of when an event is due:
 // an outcome once the state is final, a delivery once its status is
-// final, each once.
+// final, each once. An event's time is when it happened: a sent message's
+// send, a delivery's report, else the row's last change.
 func (r eventRow) due() (events []Event, sent int) {
 	sent = r.sent
 	base := Event{TaskID: r.taskID, Index: r.index, Number: r.number, State: r.state, Kind: r.kind, Error: r.errText,
@@ -81,6 +82,9 @@ func (r eventRow) due() (events []Event, sent int) {
 	if sent&sentOutcome == 0 && !slices.Contains(activeStates, r.state) {
 		e := base
 		e.EventID, e.Type, e.At = key+"/"+EventOutcome, EventOutcome, time.UnixMicro(r.updated).UTC()
+		if r.sentAt != nil {
+			e.At = time.UnixMicro(*r.sentAt).UTC()
+		}
 		events = append(events, e)
 		sent |= sentOutcome
 	}
@@ -101,10 +105,12 @@ func (r eventRow) due() (events []Event, sent int) {
 // at a time, and returns how many rows it took. Jobs and rows commit
 // together, so an event is queued exactly when its row says so; a row
 // changed by a crashed process is taken by the next call. Several
-// processes may call it at once: on PostgreSQL each takes other rows.
+// processes may call it at once: on PostgreSQL each takes other rows. So
+// each event is queued once, and its job need not be unique in River's
+// sense (see wakeArgs for what that would cost River's scheduler).
 func (s *Store) QueueEvents(ctx context.Context, limit int) (int, error) {
 	q := `SELECT m.id, m.task_id, m.idx, m.number, m.status, m.kind, m.error, m.delivery, m.delivery_code, m.message_id,
-		m.updated_at, m.delivered_at, m.events_sent, t.callback_url
+		m.updated_at, m.sent_at, m.delivered_at, m.events_sent, t.callback_url
 		FROM sms_message m JOIN sms_task t ON t.id = m.task_id WHERE m.notify = 1 ORDER BY m.id LIMIT ?`
 	if s.postgres {
 		q += ` FOR UPDATE OF m SKIP LOCKED`
@@ -119,7 +125,7 @@ func (s *Store) QueueEvents(ctx context.Context, limit int) (int, error) {
 		for rs.Next() {
 			var r eventRow
 			if err := rs.Scan(&r.id, &r.taskID, &r.index, &r.number, &r.state, &r.kind, &r.errText, &r.delivery, &r.code,
-				&r.messageID, &r.updated, &r.delivered, &r.sent, &r.url); err != nil {
+				&r.messageID, &r.updated, &r.sentAt, &r.delivered, &r.sent, &r.url); err != nil {
 				rs.Close()
 				return err
 			}
@@ -135,7 +141,7 @@ func (s *Store) QueueEvents(ctx context.Context, limit int) (int, error) {
 			events, sent := r.due()
 			for _, e := range events {
 				jobs = append(jobs, river.InsertManyParams{Args: CallbackArgs{URL: r.url, Event: e}, InsertOpts: &river.InsertOpts{
-					Queue: CallbackQueue, MaxAttempts: callbackAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true},
+					Queue: CallbackQueue, MaxAttempts: callbackAttempts,
 				}})
 			}
 			updates[i] = []any{sent, r.id}
