@@ -357,52 +357,34 @@ func TestBadFiltersSameOnBothDatabases(t *testing.T) {
 }
 
 // TestWakeWithoutPoll shows that a task starts when it is queued or falls
-// due, not at River's next fetch poll: with the poll an hour away, a send
-// and a delayed send still end within their wait.
+// due, not at River's next fetch poll (an hour away here): a send and a
+// delayed send alone, then 40 at once, end within their wait. Tasks
+// queued at the same moment share their insert (see store's
+// riverQueue.insert); each still gets its own rows and jobs, and a delayed
+// one its own timer (River's scheduler would take up to 5 s).
 func TestWakeWithoutPoll(t *testing.T) {
 	for _, backend := range backends(t) {
 		t.Run(backend, func(t *testing.T) {
 			cfg := testConfig(nil)
 			cfg.PollInterval = sms.Duration(time.Hour)
 			ts := startService(t, backend, cfg, nil)
-			for _, extra := range []string{"", "&delay=200ms"} {
+			send := func(t require.TestingT, number string, delayed bool) {
+				path := "/sending?address=log&message=x&wait=3s&phone_number=" + number
+				if delayed {
+					path += "&delay=300ms"
+				}
 				var a answer
-				require.Equal(t, http.StatusOK, ts.do(t, "POST", "/sending?address=log&phone_number=88005553535&message=x&wait=10s"+extra, "", &a))
-				assert.Equal(t, store.StatusSuccess, a.TaskStatus, "queued%s", extra)
+				require.Equal(t, http.StatusOK, ts.do(t, "POST", path, "", &a))
+				assert.Equal(t, store.StatusSuccess, a.TaskStatus, number)
+				var res struct{ Number json.Number }
+				require.NoError(t, json.Unmarshal(a.TaskResult, &res))
+				assert.Equal(t, number, res.Number.String())
 			}
-		})
-	}
-}
-
-// TestConcurrentTasks: tasks queued at the same moment share their insert
-// (see store's riverQueue.insert); each still gets its own rows and jobs,
-// and a delayed one its own timer (with the fetch poll an hour away and
-// River's scheduler 5 s, only the timer starts it within the wait).
-func TestConcurrentTasks(t *testing.T) {
-	for _, backend := range backends(t) {
-		t.Run(backend, func(t *testing.T) {
-			cfg := testConfig(nil)
-			cfg.PollInterval = sms.Duration(time.Hour)
-			ts := startService(t, backend, cfg, nil)
-			const n = 40
+			send(t, "88005553535", false)
+			send(t, "88005553536", true)
 			var wg sync.WaitGroup
-			for i := range n {
-				wg.Go(func() {
-					number := fmt.Sprintf("7999%07d", i)
-					path := "/sending?address=log&message=x&wait=3s&phone_number=" + number
-					if i%2 == 1 {
-						path += "&delay=300ms"
-					}
-					var a answer
-					if !assert.Equal(t, http.StatusOK, ts.do(goroutineT{t}, "POST", path, "", &a)) {
-						return
-					}
-					assert.Equal(t, store.StatusSuccess, a.TaskStatus, number)
-					var res struct{ Number json.Number }
-					if assert.NoError(t, json.Unmarshal(a.TaskResult, &res)) {
-						assert.Equal(t, number, res.Number.String())
-					}
-				})
+			for i := range 40 {
+				wg.Go(func() { send(goroutineT{t}, fmt.Sprintf("7999%07d", i), i%2 == 1) })
 			}
 			wg.Wait()
 		})
