@@ -208,8 +208,6 @@ type eventPump struct {
 	queue func(ctx context.Context, limit int) (int, error)
 	log   *slog.Logger
 	kicks chan struct{}
-	stop  chan struct{}
-	done  chan struct{}
 }
 
 // eventBackstop is the pump's pass without a kick: one indexed query.
@@ -219,7 +217,7 @@ const eventBackstop = time.Minute
 const eventBatch = 256
 
 func newEventPump(queue func(ctx context.Context, limit int) (int, error), log *slog.Logger) *eventPump {
-	return &eventPump{queue: queue, log: log, kicks: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	return &eventPump{queue: queue, log: log, kicks: make(chan struct{}, 1)}
 }
 
 // kick asks for a pass; kicks during a pass make one more.
@@ -230,13 +228,13 @@ func (p *eventPump) kick() {
 	}
 }
 
-func (p *eventPump) run() {
-	defer close(p.done)
+// run passes until stop is closed.
+func (p *eventPump) run(stop <-chan struct{}) {
 	next := time.NewTimer(0) // the first pass, at start
 	defer next.Stop()
 	for {
 		select {
-		case <-p.stop:
+		case <-stop:
 			return
 		case <-p.kicks:
 		case <-next.C:
@@ -260,10 +258,4 @@ func (p *eventPump) pass() error {
 			return err
 		}
 	}
-}
-
-// close stops the pump after its current pass.
-func (p *eventPump) close() {
-	close(p.stop)
-	<-p.done
 }

@@ -14,16 +14,16 @@ import (
 // rateLimits makes the providers' rate limiters: each process's own, or, with
 // Redis, one limit per provider shared by every process that uses it.
 type rateLimits struct {
-	rdb *redis.Client // nil: rateLimits per process
+	rdb *redis.Client // nil: limits per process
 }
 
 // newLimits connects to Redis when url is set. Several processes on one
-// PostgreSQL with rate rateLimits and no Redis each apply the full limit: it
-// warns that the rateLimits are then per process.
+// PostgreSQL with rate limits and no Redis each apply the full limit: it
+// warns that the limits are then per process.
 func newLimits(url string, postgres bool, cfg *Config, log *slog.Logger) (*rateLimits, error) {
 	if url == "" {
 		if postgres && cfg.limited() {
-			log.Warn("rate rateLimits are per process: with several processes on this database, each sends at the full rate; give them one Redis (-redis) to share them")
+			log.Warn("rate limits are per process: with several processes on this database, each sends at the full rate; give them one Redis (-redis) to share them")
 		}
 		return &rateLimits{}, nil
 	}

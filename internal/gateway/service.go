@@ -268,7 +268,7 @@ func (s *Service) Start(ctx context.Context) error {
 		s.bgDone.Add(1)
 		go func() { defer s.bgDone.Done(); s.keepLease() }()
 	}
-	go func() { defer s.bgDone.Done(); s.pump.run() }()
+	go func() { defer s.bgDone.Done(); s.pump.run(s.stopBg) }()
 	go func() { defer s.bgDone.Done(); s.reports.expire(time.Duration(s.cfg.DeliveryTimeout), s.stopBg) }()
 	s.started = true
 	return nil
@@ -294,7 +294,6 @@ func (s *Service) Shutdown(ctx context.Context) error {
 			s.stopSub()
 			<-s.subDone
 			close(s.stopBg)
-			s.pump.close()
 			s.bgDone.Wait()
 			lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			err = errors.Join(err, s.store.Leave(lctx, s.id))
