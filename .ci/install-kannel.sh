@@ -13,21 +13,7 @@ if [ -x /usr/sbin/bearerbox ] && [ -x /usr/sbin/smsbox ] && [ -x /usr/lib/kannel
     exit 0
 fi
 
-# policy-rc.d answering 101 forbids invoke-rc.d to start services during the
-# installation. Keep an existing one; remove ours afterwards.
-policy=/usr/sbin/policy-rc.d
-ours=""
-if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' > "$policy"
-    chmod 0755 "$policy"
-    ours=1
-fi
-cleanup() { if [ -n "$ours" ]; then rm -f "$policy"; fi; }
-trap cleanup EXIT
-
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends kannel kannel-extras >/dev/null
+sh "$(dirname "$0")/apt-install-quiet.sh" kannel kannel-extras
 
 # Belt and braces: on a host with systemd the unit may still be enabled or
 # have been started; stop and disable it through the service manager (never

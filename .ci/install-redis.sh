@@ -10,20 +10,8 @@ port="${SMS_REDIS_PORT:-6390}"
 dir=/tmp/sms-ci-redis
 
 if ! command -v redis-server >/dev/null 2>&1; then
-    # policy-rc.d answering 101 forbids invoke-rc.d to start the packaged
-    # service (on 6379) during the installation. Keep an existing one.
-    policy=/usr/sbin/policy-rc.d
-    ours=""
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\nexit 101\n' > "$policy"
-        chmod 0755 "$policy"
-        ours=1
-    fi
-    cleanup() { if [ -n "$ours" ]; then rm -f "$policy"; fi; }
-    trap cleanup EXIT
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+    # Without starting the packaged service (on 6379).
+    sh "$(dirname "$0")/apt-install-quiet.sh" redis-server
 fi
 
 if ! redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -qx PONG; then

@@ -62,7 +62,7 @@ func (s *Store) ApplyReport(ctx context.Context, rep sms.DeliveryReport) (Report
 		}
 	}
 	var delivery string
-	err := s.db.queryRow(ctx, `SELECT delivery FROM sms_message WHERE task_id = ? AND idx = ?`, taskID, idx).Scan(&delivery)
+	err := s.reads.queryRow(ctx, `SELECT delivery FROM sms_message WHERE task_id = ? AND idx = ?`, taskID, idx).Scan(&delivery)
 	if errors.Is(err, errNoRows) {
 		return ReportUnmatched, nil
 	}
