@@ -76,26 +76,21 @@ type eventRow struct {
 // send, a delivery's report, else the row's last change.
 func (r eventRow) due() (events []Event, sent int) {
 	sent = r.sent
-	base := Event{TaskID: r.taskID, Index: r.index, Number: r.number, State: r.state, Kind: r.kind, Error: r.errText,
-		Delivery: r.delivery, DeliveryCode: r.code, MessageID: r.messageID}
-	key := MessageKey(r.taskID, r.index)
-	if sent&sentOutcome == 0 && !slices.Contains(activeStates, r.state) {
-		e := base
-		e.EventID, e.Type, e.At = key+"/"+EventOutcome, EventOutcome, time.UnixMicro(r.updated).UTC()
-		if r.sentAt != nil {
-			e.At = time.UnixMicro(*r.sentAt).UTC()
+	add := func(typ string, bit int, at *int64) {
+		e := Event{EventID: MessageKey(r.taskID, r.index) + "/" + typ, Type: typ, TaskID: r.taskID, Index: r.index,
+			Number: r.number, State: r.state, Kind: r.kind, Error: r.errText, Delivery: r.delivery, DeliveryCode: r.code,
+			MessageID: r.messageID, At: time.UnixMicro(r.updated).UTC()}
+		if at != nil {
+			e.At = time.UnixMicro(*at).UTC()
 		}
 		events = append(events, e)
-		sent |= sentOutcome
+		sent |= bit
+	}
+	if sent&sentOutcome == 0 && !slices.Contains(activeStates, r.state) {
+		add(EventOutcome, sentOutcome, r.sentAt)
 	}
 	if sent&sentDelivery == 0 && r.delivery != "" && r.delivery != DeliveryPending {
-		e := base
-		e.EventID, e.Type, e.At = key+"/"+EventDelivery, EventDelivery, time.UnixMicro(r.updated).UTC()
-		if r.delivered != nil {
-			e.At = time.UnixMicro(*r.delivered).UTC()
-		}
-		events = append(events, e)
-		sent |= sentDelivery
+		add(EventDelivery, sentDelivery, r.delivered)
 	}
 	return events, sent
 }
