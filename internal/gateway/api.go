@@ -204,10 +204,14 @@ func (a *api) submit(mailing bool) http.Handler {
 			return
 		}
 		t, msgs := req.task(uuid.NewString(), mailing)
-		// Listen before the task is queued: its run may end before
-		// Enqueue returns.
-		woke, drop := a.waiters.register(t.ID)
-		defer drop()
+		// A waiting request listens before the task is queued: its run may
+		// end before Enqueue returns.
+		var woke <-chan struct{}
+		if req.Wait > 0 {
+			var drop func()
+			woke, drop = a.waiters.register(t.ID)
+			defer drop()
+		}
 		args := store.TaskArgs{TaskID: t.ID, Address: t.Address, Text: req.Message, Events: t.CallbackURL != ""}
 		t, err = a.store.Enqueue(r.Context(), args, &river.InsertOpts{ScheduledAt: req.at}, t, msgs)
 		if err != nil {
