@@ -173,12 +173,13 @@ func insertRows(ctx context.Context, q querier, insert string, rows [][]any) err
 		rows = rows[len(chunk):]
 		var b strings.Builder
 		b.WriteString(insert)
+		row := "(" + inList(len(chunk[0])) + ")"
 		args := make([]any, 0, len(chunk)*len(chunk[0]))
 		for i, r := range chunk {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString("(?" + strings.Repeat(",?", len(r)-1) + ")")
+			b.WriteString(row)
 			args = append(args, r...)
 		}
 		if _, err := q.exec(ctx, b.String(), args...); err != nil {
