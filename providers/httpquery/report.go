@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/smsgateway/sms"
 	"github.com/smsgateway/sms/internal/redact"
@@ -248,10 +249,8 @@ func clip(s string) string {
 	}
 	// Not inside a UTF-8 sequence: %q would show a broken one as bytes.
 	cut := maxQuoted
-	for cut > 0 && !utf8Start(s[cut]) {
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
 	return s[:cut] + "..."
 }
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
