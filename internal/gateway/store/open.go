@@ -322,14 +322,18 @@ func setUp[TTx any](ctx context.Context, s *Store, db database[TTx], log *slog.L
 	s.newQueue = newQueue(s, db)
 	begin := func(ctx context.Context) (any, querier, func() error, func(), error) { return db.begin(ctx) }
 	if !s.postgres {
-		s.w = newWriter(begin, nil)
+		s.w = newWriter(1, begin, nil)
 		s.inserts = s.w
 		return nil
 	}
 	// The sends' writes go in one round trip each batch; the inserts of
-	// tasks have a writer of their own, which PostgreSQL runs beside it.
-	s.w = newWriter(begin, s.db.(pgxQuerier).batch)
-	s.inserts = newWriter(begin, nil)
+	// tasks have a writer of their own, which PostgreSQL runs beside it,
+	// with two transactions at once: an insert takes several round trips
+	// (River's insert, the rows', the commit), which a second transaction
+	// overlaps. More loops for the sends' writes were slower
+	// (BENCHMARKS.md).
+	s.w = newWriter(1, begin, s.db.(pgxQuerier).batch)
+	s.inserts = newWriter(2, begin, nil)
 	return nil
 }
 

@@ -10,8 +10,9 @@ import (
 )
 
 // writer groups the Store's row writes into few transactions (group
-// commit): one goroutine runs them, and the writes that arrive while a
-// transaction commits join the next one, up to maxBatch. Under load one
+// commit): one goroutine runs them (or a few: see newWriter), and the
+// writes that arrive while a transaction commits join the next one, up to
+// maxBatch. Under load one
 // commit then serves many messages and tasks; alone, a write waits for
 // nothing but its own commit. A batch that fails runs again one write per
 // transaction, so that a write fails only for its own reason.
@@ -57,14 +58,22 @@ const batchTimeout = 30 * time.Second
 // errClosed is the outcome of a write after the Store closed.
 var errClosed = errors.New("store: closed")
 
-func newWriter(begin func(ctx context.Context) (any, querier, func() error, func(), error), oneTrip func(ctx context.Context, stmts []string, args [][][]any) ([][]int64, error)) *writer {
+// newWriter starts a writer with loops goroutines, each running one
+// transaction at a time.
+func newWriter(loops int, begin func(ctx context.Context) (any, querier, func() error, func(), error), oneTrip func(ctx context.Context, stmts []string, args [][][]any) ([][]int64, error)) *writer {
 	w := &writer{begin: begin, oneTrip: oneTrip, reqs: make(chan write, maxBatch), done: make(chan struct{})}
-	go w.loop()
+	var wg sync.WaitGroup
+	for range loops {
+		wg.Go(w.loop)
+	}
+	go func() {
+		wg.Wait()
+		close(w.done)
+	}()
 	return w
 }
 
 func (w *writer) loop() {
-	defer close(w.done)
 	for first := range w.reqs {
 		batch := []write{first}
 	more:

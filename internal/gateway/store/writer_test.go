@@ -68,7 +68,7 @@ func (c countingQuerier) queryRow(context.Context, string, ...any) scanner    { 
 // commits share the next one.
 func TestWriterGroupsWrites(t *testing.T) {
 	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 1)}
-	w := newWriter(f.begin, nil)
+	w := newWriter(1, f.begin, nil)
 	defer w.close()
 	first := make(chan error, 1)
 	go func() { _, err := w.wait(context.Background(), "x"); first <- err }()
@@ -85,11 +85,34 @@ func TestWriterGroupsWrites(t *testing.T) {
 	assert.Equal(t, []int{1, 10}, f.batches, "one commit for the ten writes queued meanwhile")
 }
 
+// TestWriterLoops: a writer of two loops runs a second transaction while
+// the first is held.
+func TestWriterLoops(t *testing.T) {
+	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 2)}
+	w := newWriter(2, f.begin, nil)
+	defer w.close()
+	release := sync.OnceFunc(func() { close(f.gate) })
+	defer release() // before close, also on failure
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := w.wait(context.Background(), "x"); errs <- err }()
+		select {
+		case <-f.began:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a transaction did not begin while the other was held")
+		}
+	}
+	release()
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	assert.Equal(t, []int{1, 1}, f.batches)
+}
+
 // TestWriterFailure: a failed write fails its batch, and the waiter or
 // the Recorder hears of it.
 func TestWriterFailure(t *testing.T) {
 	f := &fakeTx{}
-	w := newWriter(f.begin, nil)
+	w := newWriter(1, f.begin, nil)
 	_, err := w.wait(context.Background(), "fail")
 	assert.ErrorIs(t, err, errBoom)
 
@@ -113,7 +136,7 @@ func TestWriterFailure(t *testing.T) {
 // the writes of one statement run together.
 func TestWriterCounts(t *testing.T) {
 	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 1)}
-	w := newWriter(f.begin, nil)
+	w := newWriter(1, f.begin, nil)
 	defer w.close()
 	hold := make(chan error, 1)
 	go func() { _, err := w.wait(context.Background(), "x"); hold <- err }()
@@ -141,7 +164,7 @@ func TestWriterCounts(t *testing.T) {
 // batch's transaction.
 func TestWriterIsolatesFailure(t *testing.T) {
 	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 1)}
-	w := newWriter(f.begin, nil)
+	w := newWriter(1, f.begin, nil)
 	defer w.close()
 	hold := make(chan error, 1)
 	go func() { _, err := w.wait(context.Background(), "x"); hold <- err }()
@@ -177,7 +200,7 @@ func TestWriterIsolatesFailure(t *testing.T) {
 func TestWriterOneTrip(t *testing.T) {
 	f := &fakeTx{}
 	var trips [][]string
-	w := newWriter(f.begin, func(_ context.Context, stmts []string, args [][][]any) ([][]int64, error) {
+	w := newWriter(1, f.begin, func(_ context.Context, stmts []string, args [][][]any) ([][]int64, error) {
 		trips = append(trips, stmts)
 		n := make([][]int64, len(stmts))
 		for i := range stmts {
