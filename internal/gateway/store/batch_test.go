@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -44,4 +45,24 @@ func TestBatchIsOneTransaction(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, [][]int64{{1, 0}}, n)
 	assert.Equal(t, "3", value())
+}
+
+// TestAnalyzeJobs: the statistics refresh of dueTimer runs on PostgreSQL.
+func TestAnalyzeJobs(t *testing.T) {
+	if !slices.Contains(pgtest.Backends(t), "postgres") {
+		t.Skip("PostgreSQL only; SMS_TEST_POSTGRES_URL is not set")
+	}
+	ctx := context.Background()
+	s, err := Open(ctx, Options{DatabaseURL: pgtest.SchemaURL(t), Log: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer s.Close()
+	var analyzed bool
+	query := `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'river_job'::regclass`
+	require.NoError(t, s.db.queryRow(ctx, query).Scan(&analyzed))
+	require.False(t, analyzed)
+	require.NoError(t, s.analyzeJobs(ctx))
+	assert.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.NoError(c, s.db.queryRow(ctx, query).Scan(&analyzed))
+		assert.True(c, analyzed)
+	}, 5*time.Second, 50*time.Millisecond)
 }

@@ -19,12 +19,18 @@ import (
 type dueTimer struct {
 	q   jobQueue
 	log *slog.Logger
+	// analyze, where set (PostgreSQL), refreshes the planner's statistics
+	// of River's job table: see analyzeEvery.
+	analyze func(ctx context.Context) error
 
-	mu    sync.Mutex
-	jobs  dueHeap
-	timer *time.Timer
-	stop  chan struct{}
-	done  chan struct{}
+	mu        sync.Mutex
+	jobs      dueHeap
+	timer     *time.Timer
+	added     int  // jobs added since the last analyze
+	analyzing bool // an analyze runs
+	stop      chan struct{}
+	done      chan struct{}
+	bg        sync.WaitGroup // the analyze running
 }
 
 // due is one scheduled job.
@@ -49,6 +55,17 @@ func (h *dueHeap) Pop() any {
 // clockSlack is how long after its stored time a job is surely due by the
 // database's clock (see riverQueue.wake).
 const clockSlack = time.Millisecond
+
+// analyzeEvery is how many delayed jobs make the timer refresh the
+// statistics of River's job table. River's scheduler takes the scheduled
+// jobs due within its next interval in one statement, holding their rows
+// until it ends, and a job due meanwhile waits for it (see release).
+// Planned on statistics older than a burst of delayed jobs, that statement
+// compares the jobs pairwise: 500 jobs took 60–90 ms (250,000 index probes),
+// and the time grows with the square of their number. On fresh statistics
+// it took 21 ms (BENCHMARKS.md). PostgreSQL's autovacuum would refresh them
+// only within a minute or more.
+const analyzeEvery = 500
 
 // dueLoad is how many scheduled jobs a start loads: the soonest. Later ones
 // are found by River's scheduler, 5 s late at worst.
@@ -83,6 +100,23 @@ func (d *dueTimer) add(id int64, at time.Time) {
 	if d.jobs[0].id == id {
 		d.timer.Reset(time.Until(at))
 	}
+	d.added++
+	if d.analyze != nil && d.added >= analyzeEvery && !d.analyzing {
+		d.added, d.analyzing = 0, true
+		d.bg.Go(d.runAnalyze)
+	}
+}
+
+// runAnalyze runs analyze; the timer's releases go on meanwhile.
+func (d *dueTimer) runAnalyze() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := d.analyze(ctx); err != nil {
+		d.log.WarnContext(ctx, "cannot refresh the statistics of River's job table; delayed tasks may start late", "error", err)
+	}
+	d.mu.Lock()
+	d.analyzing = false
+	d.mu.Unlock()
 }
 
 // next pops the jobs due by now and rearms the timer for the rest.
@@ -141,4 +175,5 @@ func (d *dueTimer) release(id int64) {
 func (d *dueTimer) close() {
 	close(d.stop)
 	<-d.done
+	d.bg.Wait()
 }

@@ -122,3 +122,30 @@ func TestDueTimer(t *testing.T) {
 	assert.Equal(t, rivertype.JobStateCompleted, q.jobs[4].State, "a job no longer scheduled is left alone")
 	q.mu.Unlock()
 }
+
+// TestDueTimerAnalyzes: every analyzeEvery delayed jobs, the timer
+// refreshes the job table's statistics once, beside its releases.
+func TestDueTimerAnalyzes(t *testing.T) {
+	q := &fakeQueue{jobs: map[int64]*rivertype.JobRow{}, released: make(chan int64, 10)}
+	d := newDueTimer(q, nil)
+	analyzed := make(chan struct{}, 10)
+	d.analyze = func(context.Context) error { analyzed <- struct{}{}; return nil }
+	require.NoError(t, d.start(context.Background()))
+	later := time.Now().Add(time.Hour)
+	for i := range analyzeEvery - 1 {
+		d.add(int64(i), later)
+	}
+	select {
+	case <-analyzed:
+		t.Fatal("analyzed before analyzeEvery jobs")
+	case <-time.After(50 * time.Millisecond):
+	}
+	d.add(analyzeEvery, later)
+	select {
+	case <-analyzed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("not analyzed after analyzeEvery jobs")
+	}
+	d.close()
+	assert.Empty(t, analyzed, "once")
+}

@@ -351,6 +351,9 @@ func newQueue[TTx any](s *Store, db database[TTx]) func(cfg *river.Config) error
 		}
 		s.q = &riverQueue[TTx]{db: db, client: client, store: s}
 		s.due = newDueTimer(s.q, cfg.Logger)
+		if s.postgres {
+			s.due.analyze = s.analyzeJobs
+		}
 		return nil
 	}
 }
@@ -516,6 +519,14 @@ func redactURLErr(err error, rawURL string) error {
 		secrets = append(secrets, rawURL)
 	}
 	return redact.New(secrets...).Error(err)
+}
+
+// analyzeJobs refreshes the planner's statistics of River's job table (see
+// analyzeEvery). PostgreSQL skips it with a warning, not an error, when the
+// service's role does not own the table.
+func (s *Store) analyzeJobs(ctx context.Context) error {
+	_, err := s.db.exec(ctx, `ANALYZE river_job`)
+	return err
 }
 
 // NewQueue builds River's client over the store's database with cfg (its
