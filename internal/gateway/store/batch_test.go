@@ -13,20 +13,27 @@ import (
 	"github.com/smsgateway/sms/internal/gateway/pgtest"
 )
 
+// openPostgresOnly opens a Store on a schema of its own on PostgreSQL, or
+// skips the test without it.
+func openPostgresOnly(t *testing.T) *Store {
+	if !slices.Contains(pgtest.Backends(t), "postgres") {
+		t.Skip("PostgreSQL only; SMS_TEST_POSTGRES_URL is not set")
+	}
+	s, err := Open(context.Background(), Options{DatabaseURL: pgtest.SchemaURL(t), Log: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return s
+}
+
 // TestBatchIsOneTransaction: the writer's batches on PostgreSQL go in one
 // round trip without BEGIN and COMMIT (pgxQuerier.batch); PostgreSQL must
 // then run them as one implicit transaction, so that a batch that fails
 // leaves nothing of itself.
 func TestBatchIsOneTransaction(t *testing.T) {
-	if !slices.Contains(pgtest.Backends(t), "postgres") {
-		t.Skip("PostgreSQL only; SMS_TEST_POSTGRES_URL is not set")
-	}
 	ctx := context.Background()
-	s, err := Open(ctx, Options{DatabaseURL: pgtest.SchemaURL(t), Log: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	defer s.Close()
+	s := openPostgresOnly(t)
 	q := s.db.(pgxQuerier)
-	_, err = q.exec(ctx, `INSERT INTO sms_setting (name, value) VALUES ('a', '1')`)
+	_, err := q.exec(ctx, `INSERT INTO sms_setting (name, value) VALUES ('a', '1')`)
 	require.NoError(t, err)
 	value := func() string {
 		var v string
@@ -49,13 +56,8 @@ func TestBatchIsOneTransaction(t *testing.T) {
 
 // TestAnalyzeJobs: the statistics refresh of dueTimer runs on PostgreSQL.
 func TestAnalyzeJobs(t *testing.T) {
-	if !slices.Contains(pgtest.Backends(t), "postgres") {
-		t.Skip("PostgreSQL only; SMS_TEST_POSTGRES_URL is not set")
-	}
 	ctx := context.Background()
-	s, err := Open(ctx, Options{DatabaseURL: pgtest.SchemaURL(t), Log: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	defer s.Close()
+	s := openPostgresOnly(t)
 	var analyzed bool
 	query := `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'river_job'::regclass`
 	require.NoError(t, s.db.queryRow(ctx, query).Scan(&analyzed))
