@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 )
 
@@ -78,10 +77,10 @@ func newDueTimer(q jobQueue, log *slog.Logger) *dueTimer {
 	return &dueTimer{q: q, log: log, timer: time.NewTimer(time.Hour), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
-// start loads the scheduled jobs and runs the timer until close.
+// start loads the jobs not yet due (see jobQueue.later) and runs the timer
+// until close.
 func (d *dueTimer) start(ctx context.Context) error {
-	res, err := d.q.jobList(ctx, river.NewJobListParams().States(rivertype.JobStateScheduled).
-		OrderBy(river.JobListOrderByScheduledAt, river.SortOrderAsc).First(dueLoad))
+	res, err := d.q.later(ctx, dueLoad)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/smsgateway/sms/internal/gateway/pgtest"
 )
 
 // fakeQueue is a jobQueue of scheduled jobs that records the wake-ups
@@ -42,12 +45,12 @@ func (f *fakeQueue) jobGet(_ context.Context, id int64) (*rivertype.JobRow, erro
 	return &j, nil
 }
 
-func (f *fakeQueue) jobList(context.Context, *river.JobListParams) ([]*rivertype.JobRow, error) {
+func (f *fakeQueue) later(context.Context, int) ([]*rivertype.JobRow, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []*rivertype.JobRow
 	for _, j := range f.jobs {
-		if j.State == rivertype.JobStateScheduled {
+		if j.State == rivertype.JobStateScheduled || j.State == rivertype.JobStateAvailable && j.ScheduledAt.After(time.Now()) {
 			out = append(out, j)
 		}
 	}
@@ -83,8 +86,8 @@ func (f *fakeQueue) add(id int64, state rivertype.JobState, at time.Time) {
 
 // TestDueTimer: scheduled jobs are released in the order of their time, not
 // before it, with a wake-up each; jobs found at start count too, a job
-// River made available ahead of its time is woken for, and a job that
-// already ran is left alone.
+// River made available ahead of its time is found and woken for, and a job
+// that already ran is left alone.
 func TestDueTimer(t *testing.T) {
 	now := time.Now()
 	q := &fakeQueue{jobs: map[int64]*rivertype.JobRow{}, released: make(chan int64, 10)}
@@ -92,7 +95,7 @@ func TestDueTimer(t *testing.T) {
 	q.add(2, rivertype.JobStateScheduled, now.Add(20*time.Millisecond))
 	q.add(3, rivertype.JobStateScheduled, now.Add(40*time.Millisecond))
 	q.add(4, rivertype.JobStateCompleted, now.Add(30*time.Millisecond)) // already ran
-	q.add(5, rivertype.JobStateAvailable, now.Add(50*time.Millisecond)) // made available ahead of time by River
+	q.add(5, rivertype.JobStateAvailable, now.Add(50*time.Millisecond)) // made available ahead of time by River: found at start too
 	d := newDueTimer(q, nil)
 	require.NoError(t, d.start(context.Background()))
 	defer d.close()
@@ -101,7 +104,6 @@ func TestDueTimer(t *testing.T) {
 	q.add(1, rivertype.JobStateScheduled, now.Add(60*time.Millisecond))
 	q.mu.Unlock()
 	d.add(4, now.Add(30*time.Millisecond))
-	d.add(5, now.Add(50*time.Millisecond))
 
 	var order []int64
 	for range 4 {
@@ -148,4 +150,44 @@ func TestDueTimerAnalyzes(t *testing.T) {
 	}
 	d.close()
 	assert.Empty(t, analyzed, "once")
+}
+
+// TestLater: a start finds the jobs scheduled and those River's scheduler
+// made available ahead of their time, on both databases, and not the jobs
+// already due.
+func TestLater(t *testing.T) {
+	for _, backend := range pgtest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			o := Options{DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)}
+			if backend == "postgres" {
+				o = Options{DatabaseURL: pgtest.SchemaURL(t), Log: o.Log}
+			}
+			s, err := Open(ctx, o)
+			require.NoError(t, err)
+			defer s.Close()
+			require.NoError(t, s.NewQueue(&river.Config{}))
+			now := time.Now()
+			var ids []int64
+			for _, at := range []time.Time{now.Add(time.Hour), now.Add(2 * time.Hour), {}} { // the last due at once
+				require.NoError(t, s.q.inTx(ctx, func(_ querier, insert func([]river.InsertManyParams) error) error {
+					return insert([]river.InsertManyParams{{Args: wakeArgs{}, InsertOpts: &river.InsertOpts{ScheduledAt: at}}})
+				}))
+				var id int64
+				require.NoError(t, s.db.queryRow(ctx, `SELECT MAX(id) FROM river_job`).Scan(&id))
+				ids = append(ids, id)
+			}
+			// The second job made available ahead of its time, as River's
+			// scheduler does.
+			_, err = s.db.exec(ctx, `UPDATE river_job SET state = 'available' WHERE id = ?`, ids[1])
+			require.NoError(t, err)
+			res, err := s.q.later(ctx, 10)
+			require.NoError(t, err)
+			var got []int64
+			for _, j := range res {
+				got = append(got, j.ID)
+			}
+			assert.ElementsMatch(t, ids[:2], got)
+		})
+	}
 }

@@ -58,7 +58,8 @@ type jobQueue interface {
 	subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
-	jobList(ctx context.Context, params *river.JobListParams) ([]*rivertype.JobRow, error)
+	// later returns up to limit jobs not yet due: see riverQueue.later.
+	later(ctx context.Context, limit int) ([]*rivertype.JobRow, error)
 	retry(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	// wake makes the workers fetch once a job due at at is due (see
 	// riverQueue.wake).
@@ -258,12 +259,30 @@ func (q *riverQueue[TTx]) inTx(ctx context.Context, fn func(q querier, insert fu
 	return nil
 }
 
-func (q *riverQueue[TTx]) jobList(ctx context.Context, params *river.JobListParams) ([]*rivertype.JobRow, error) {
-	res, err := q.client.JobList(ctx, params)
+// later returns the soonest limit scheduled jobs, and the jobs River's
+// scheduler made available ahead of their time (it takes those due within
+// its next interval): neither may be fetched before its time, and only a
+// wake-up then starts it on time.
+func (q *riverQueue[TTx]) later(ctx context.Context, limit int) ([]*rivertype.JobRow, error) {
+	scheduled, err := q.client.JobList(ctx, river.NewJobListParams().States(rivertype.JobStateScheduled).
+		OrderBy(river.JobListOrderByScheduledAt, river.SortOrderAsc).First(limit))
 	if err != nil {
 		return nil, err
 	}
-	return res.Jobs, nil
+	ahead, err := q.client.JobList(ctx, river.NewJobListParams().States(rivertype.JobStateAvailable).
+		OrderBy(river.JobListOrderByScheduledAt, river.SortOrderDesc).First(limit))
+	if err != nil {
+		return nil, err
+	}
+	jobs := scheduled.Jobs
+	now := time.Now()
+	for _, job := range ahead.Jobs {
+		if !job.ScheduledAt.After(now) {
+			break // the rest are due already: a fetch takes them
+		}
+		jobs = append(jobs, job)
+	}
+	return jobs, nil
 }
 
 func (q *riverQueue[TTx]) retry(ctx context.Context, id int64) (*rivertype.JobRow, error) {
@@ -549,7 +568,9 @@ func (s *Store) Enqueue(ctx context.Context, args TaskArgs, opts *river.InsertOp
 		return t, err
 	}
 	t.JobID = ids[0]
-	if opts != nil && opts.ScheduledAt.After(time.Now()) {
+	if opts != nil && !opts.ScheduledAt.IsZero() {
+		// River schedules every job given a time, even one already past,
+		// which only its scheduler would then start.
 		for _, id := range ids {
 			s.due.add(id, opts.ScheduledAt)
 		}
