@@ -13,16 +13,27 @@ import (
 	"github.com/smsgateway/sms/internal/gateway/pgtest"
 )
 
-// openPostgresOnly opens a Store on a schema of its own on PostgreSQL, or
-// skips the test without it.
+// openBackend opens a Store on backend (see pgtest.Backends): SQLite in a
+// directory of its own, or PostgreSQL in a schema of its own. It closes
+// when t ends.
+func openBackend(t testing.TB, backend string) *Store {
+	o := Options{DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)}
+	if backend == "postgres" {
+		o = Options{DatabaseURL: pgtest.SchemaURL(t), Log: o.Log}
+	}
+	s, err := Open(context.Background(), o)
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// openPostgresOnly opens a Store on PostgreSQL, or skips the test without
+// it.
 func openPostgresOnly(t *testing.T) *Store {
 	if !slices.Contains(pgtest.Backends(t), "postgres") {
 		t.Skip("PostgreSQL only; SMS_TEST_POSTGRES_URL is not set")
 	}
-	s, err := Open(context.Background(), Options{DatabaseURL: pgtest.SchemaURL(t), Log: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	t.Cleanup(s.Close)
-	return s
+	return openBackend(t, "postgres")
 }
 
 // TestBatchIsOneTransaction: the writer's batches on PostgreSQL go in one

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,13 +26,7 @@ func BenchmarkRowWrites(b *testing.B) {
 		for _, concurrency := range []int{16, 128} {
 			b.Run(fmt.Sprintf("%s/concurrency=%d", backend, concurrency), func(b *testing.B) {
 				ctx := context.Background()
-				o := Options{DataDir: b.TempDir(), Log: slog.New(slog.DiscardHandler)}
-				if backend == "postgres" {
-					o = Options{DatabaseURL: pgtest.SchemaURL(b), Log: o.Log}
-				}
-				s, err := Open(ctx, o)
-				require.NoError(b, err)
-				defer s.Close()
+				s := openBackend(b, backend)
 				b.ResetTimer()
 				for i := range b.N {
 					b.StopTimer()

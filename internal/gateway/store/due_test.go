@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -159,13 +158,7 @@ func TestLater(t *testing.T) {
 	for _, backend := range pgtest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
-			o := Options{DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)}
-			if backend == "postgres" {
-				o = Options{DatabaseURL: pgtest.SchemaURL(t), Log: o.Log}
-			}
-			s, err := Open(ctx, o)
-			require.NoError(t, err)
-			defer s.Close()
+			s := openBackend(t, backend)
 			require.NoError(t, s.NewQueue(&river.Config{}))
 			now := time.Now()
 			var ids []int64
@@ -179,7 +172,7 @@ func TestLater(t *testing.T) {
 			}
 			// The second job made available ahead of its time, as River's
 			// scheduler does.
-			_, err = s.db.exec(ctx, `UPDATE river_job SET state = 'available' WHERE id = ?`, ids[1])
+			_, err := s.db.exec(ctx, `UPDATE river_job SET state = 'available' WHERE id = ?`, ids[1])
 			require.NoError(t, err)
 			res, err := s.q.later(ctx, 10)
 			require.NoError(t, err)
