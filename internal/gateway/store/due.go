@@ -13,8 +13,8 @@ import (
 // dueTimer starts delayed tasks on time. River's scheduler makes due jobs
 // available only every 5 seconds (not configurable), so a delayed message
 // could go out up to 5 s late; this timer, for the tasks this process
-// inserted or found scheduled at its start, makes each job available at
-// its time and wakes the workers. River's scheduler stays the backstop.
+// inserted or found not yet due at its start (see jobQueue.later), makes
+// each job available at its time and wakes the workers. River's scheduler stays the backstop.
 type dueTimer struct {
 	q   jobQueue
 	log *slog.Logger

@@ -12,9 +12,8 @@ import (
 // writer groups the Store's row writes into few transactions (group
 // commit): one goroutine runs them (or a few: see newWriter), and the
 // writes that arrive while a transaction commits join the next one, up to
-// maxBatch. Under load one
-// commit then serves many messages and tasks; alone, a write waits for
-// nothing but its own commit. A batch that fails runs again one write per
+// maxBatch. Under load one commit then serves many messages and tasks;
+// alone, a write waits for nothing but its own commit. A batch that fails runs again one write per
 // transaction, so that a write fails only for its own reason.
 //
 // A write is either waited for (MarkSending: the mark must be durable
