@@ -64,23 +64,33 @@ func (c countingQuerier) execMany(_ context.Context, q string, args [][]any) ([]
 func (c countingQuerier) query(context.Context, string, ...any) (rows, error) { return nil, nil }
 func (c countingQuerier) queryRow(context.Context, string, ...any) scanner    { return nil }
 
+// heldWriter returns a writer of one loop whose first transaction, of one
+// write, is open and held, and the function that lets it commit (and
+// checks that it did): the writes submitted meanwhile wait for the next.
+func heldWriter(t *testing.T) (*fakeTx, *writer, func()) {
+	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 1)}
+	w := newWriter(1, f.begin, nil)
+	t.Cleanup(w.close)
+	first := make(chan error, 1)
+	go func() { _, err := w.wait(context.Background(), "x"); first <- err }()
+	<-f.began
+	return f, w, func() {
+		f.began = nil
+		close(f.gate)
+		require.NoError(t, <-first)
+	}
+}
+
 // TestWriterGroupsWrites: the writes that arrive while a transaction
 // commits share the next one.
 func TestWriterGroupsWrites(t *testing.T) {
-	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 1)}
-	w := newWriter(1, f.begin, nil)
-	defer w.close()
-	first := make(chan error, 1)
-	go func() { _, err := w.wait(context.Background(), "x"); first <- err }()
-	<-f.began // the first batch is open and held
+	f, w, release := heldWriter(t)
 	r := &Recorder{w: w, now: time.Now}
 	for range 10 {
 		r.pending.Add(1)
 		w.submit(write{sql: "x", done: func(int64, error) { r.pending.Done() }})
 	}
-	f.began = nil
-	close(f.gate)
-	require.NoError(t, <-first)
+	release()
 	require.NoError(t, r.Flush())
 	assert.Equal(t, []int{1, 10}, f.batches, "one commit for the ten writes queued meanwhile")
 }
@@ -135,12 +145,7 @@ func TestWriterFailure(t *testing.T) {
 // TestWriterCounts: each write hears how many rows it changed, although
 // the writes of one statement run together.
 func TestWriterCounts(t *testing.T) {
-	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 1)}
-	w := newWriter(1, f.begin, nil)
-	defer w.close()
-	hold := make(chan error, 1)
-	go func() { _, err := w.wait(context.Background(), "x"); hold <- err }()
-	<-f.began
+	_, w, release := heldWriter(t)
 	got := make([]int64, 6)
 	var wg sync.WaitGroup
 	for i := range got {
@@ -152,9 +157,7 @@ func TestWriterCounts(t *testing.T) {
 			wg.Done()
 		}})
 	}
-	f.began = nil
-	close(f.gate)
-	require.NoError(t, <-hold)
+	release()
 	wg.Wait()
 	assert.Equal(t, []int64{0, 10, 20, 30, 40, 50}, got)
 }
@@ -163,12 +166,7 @@ func TestWriterCounts(t *testing.T) {
 // others commit without it, each alone; a function write runs with the
 // batch's transaction.
 func TestWriterIsolatesFailure(t *testing.T) {
-	f := &fakeTx{gate: make(chan struct{}), began: make(chan struct{}, 1)}
-	w := newWriter(1, f.begin, nil)
-	defer w.close()
-	hold := make(chan error, 1)
-	go func() { _, err := w.wait(context.Background(), "x"); hold <- err }()
-	<-f.began
+	f, w, release := heldWriter(t)
 	errs := make([]error, 3)
 	var wg sync.WaitGroup
 	for i, r := range []write{
@@ -184,9 +182,7 @@ func TestWriterIsolatesFailure(t *testing.T) {
 		r.done = func(_ int64, err error) { errs[i] = err; wg.Done() }
 		w.submit(r)
 	}
-	f.began = nil
-	close(f.gate)
-	require.NoError(t, <-hold)
+	release()
 	wg.Wait()
 	assert.NoError(t, errs[0])
 	assert.ErrorIs(t, errs[1], errBoom)
